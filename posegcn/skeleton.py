@@ -186,12 +186,14 @@ _H36M_32_PARENTS = (
 )  # fmt: skip
 _H36M_32_NAMES = (
     "Hip", "RHip", "RKnee", "RFoot", "RToeBase", "RSite", "LHip", "LKnee", "LFoot", "LToeBase",
-    "LSite", "Spine", "Thorax", "Neck/Nose", "Head", "HeadSite", "LShoulderAnchor", "LShoulder",
+    "LSite", "SpineBase", "Spine", "Thorax", "Neck/Nose", "Head", "LShoulderAnchor", "LShoulder",
     "LElbow", "LWrist", "LThumb", "LHandSite", "LWristEnd", "LThumbSite", "RShoulderAnchor",
     "RShoulder", "RElbow", "RWrist", "RThumb", "RHandSite", "RWristEnd", "RThumbSite",
 )  # fmt: skip
 
-#: The 32-marker Human3.6M mocap skeleton (VideoPose3D ``h36m_skeleton``).
+#: The 32-marker Human3.6M mocap skeleton (VideoPose3D ``h36m_skeleton``).  Names follow the
+#: 17-joint layout where a marker is kept (mocap "Spine1" is "Spine", "Neck" is "Thorax",
+#: "Head" is "Neck/Nose" and the head-top site is "Head").
 H36M_32 = Skeleton(
     parents=_H36M_32_PARENTS,
     joints_left=(6, 7, 8, 9, 10, 16, 17, 18, 19, 20, 21, 22, 23),
