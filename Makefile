@@ -5,6 +5,9 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+DEMO_DIR ?= outputs/demo
+DEMO_EPOCHS ?= 6
+
 .PHONY: install test test-fast lint demo bench clean
 
 install: $(STAMP)
@@ -26,6 +29,14 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check posegcn tests benchmarks
 	$(BIN)/ruff format --check posegcn tests benchmarks
+
+# Train Modulated GCN (GT setting) on the synthetic dataset, then test the best checkpoint.
+demo: $(STAMP)
+	WANDB_MODE=offline $(BIN)/posegcn fit --config configs/modgcn.yaml --config configs/data/synthetic.yaml \
+		--trainer.max_epochs $(DEMO_EPOCHS) --trainer.default_root_dir $(DEMO_DIR) \
+		--checkpoint.dirpath $(DEMO_DIR)/checkpoints
+	WANDB_MODE=offline $(BIN)/posegcn test --config configs/modgcn.yaml --config configs/data/synthetic.yaml \
+		--trainer.default_root_dir $(DEMO_DIR) --ckpt_path $(DEMO_DIR)/checkpoints/best.ckpt
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -54,8 +54,7 @@ class PoseGCNCLI(LightningCLI):
                 "checkpoint.mode": "min",
                 "checkpoint.save_last": True,
                 "checkpoint.save_top_k": 1,
-                "checkpoint.filename": "best-epoch{epoch:03d}-mpjpe{val/mpjpe:.2f}",
-                "checkpoint.auto_insert_metric_name": False,
+                "checkpoint.filename": "best",
             }
         )
 
