@@ -83,8 +83,15 @@ def camera_to_world(x, orientation, translation):
     return _same_kind(_as_tensor(qrot(q, xt)) + t, x)
 
 
-def project_to_2d(x, camera: Camera | None = None, *, focal_length=None, center=None,
-                  radial_distortion=None, tangential_distortion=None):
+def project_to_2d(
+    x,
+    camera: Camera | None = None,
+    *,
+    focal_length=None,
+    center=None,
+    radial_distortion=None,
+    tangential_distortion=None,
+):
     """Project camera-frame points ``[..., 3]`` to pixels ``[..., 2]`` with lens distortion.
 
     Intrinsics come from ``camera`` or the keyword arguments (each broadcast over
@@ -138,10 +145,14 @@ class Camera:
     azimuth: float = 0.0
 
     def world_to_camera(self, x):
-        return world_to_camera(x, np.asarray(self.orientation, np.float32), np.asarray(self.translation, np.float32))
+        return world_to_camera(
+            x, np.asarray(self.orientation, np.float32), np.asarray(self.translation, np.float32)
+        )
 
     def camera_to_world(self, x):
-        return camera_to_world(x, np.asarray(self.orientation, np.float32), np.asarray(self.translation, np.float32))
+        return camera_to_world(
+            x, np.asarray(self.orientation, np.float32), np.asarray(self.translation, np.float32)
+        )
 
     def project(self, x_cam):
         return project_to_2d(x_cam, self)

@@ -17,7 +17,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
-__all__ = ["PoseGCNCLI", "main"]
+__all__ = ["PoseGCNCLI", "build_cli", "main"]
 
 
 class LearningRateLogger(LearningRateMonitor):
@@ -55,12 +55,18 @@ class PoseGCNCLI(LightningCLI):
                 "checkpoint.save_last": True,
                 "checkpoint.save_top_k": 1,
                 "checkpoint.filename": "best",
+                # a re-run in the same directory replaces best.ckpt instead of adding best-v1.ckpt
+                "checkpoint.enable_version_counter": False,
             }
         )
 
 
-def main(args: ArgsType = None) -> PoseGCNCLI:
-    """Entry point of the ``posegcn`` console script; ``args`` lets tests and notebooks call it."""
+def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
+    """Parse ``args`` and, with ``run=True``, execute the subcommand; returns the CLI object.
+
+    With ``run=False`` no subcommand is given and the model, data module and trainer are
+    only instantiated (``cli.model``, ``cli.datamodule``, ``cli.trainer``).
+    """
     return PoseGCNCLI(
         model_class=pl.LightningModule,
         datamodule_class=pl.LightningDataModule,
@@ -75,7 +81,13 @@ def main(args: ArgsType = None) -> PoseGCNCLI:
         },
         save_config_kwargs={"overwrite": True},
         args=args,
+        run=run,
     )
+
+
+def main(args: ArgsType = None) -> None:
+    """Entry point of the ``posegcn`` console script; ``args`` lets tests and notebooks call it."""
+    build_cli(args)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,9 @@ class Skeleton:
         try:
             return self.names.index(name)
         except ValueError:
-            raise KeyError(f"Skeleton {self.name!r} has no joint {name!r}; joints: {list(self.names)}") from None
+            raise KeyError(
+                f"Skeleton {self.name!r} has no joint {name!r}; joints: {list(self.names)}"
+            ) from None
 
     def remove_joints(self, joints_to_remove: Sequence[int], name: str | None = None) -> Skeleton:
         """Drop joints, re-parenting their children to the nearest kept ancestor.
@@ -180,16 +182,17 @@ class Skeleton:
 
 
 # --------------------------------------------------------------------------- H36M
+# fmt: off
 _H36M_32_PARENTS = (
     -1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12, 13, 14, 12,
     16, 17, 18, 19, 20, 19, 22, 12, 24, 25, 26, 27, 28, 27, 30,
-)  # fmt: skip
+)
 _H36M_32_NAMES = (
     "Hip", "RHip", "RKnee", "RFoot", "RToeBase", "RSite", "LHip", "LKnee", "LFoot", "LToeBase",
     "LSite", "SpineBase", "Spine", "Thorax", "Neck/Nose", "Head", "LShoulderAnchor", "LShoulder",
     "LElbow", "LWrist", "LThumb", "LHandSite", "LWristEnd", "LThumbSite", "RShoulderAnchor",
     "RShoulder", "RElbow", "RWrist", "RThumb", "RHandSite", "RWristEnd", "RThumbSite",
-)  # fmt: skip
+)
 
 #: The 32-marker Human3.6M mocap skeleton (VideoPose3D ``h36m_skeleton``).  Names follow the
 #: 17-joint layout where a marker is kept (mocap "Spine1" is "Spine", "Neck" is "Thorax",
@@ -212,9 +215,11 @@ H36M_17 = Skeleton(
     names=(
         "Hip", "RHip", "RKnee", "RFoot", "LHip", "LKnee", "LFoot", "Spine", "Thorax",
         "Neck/Nose", "Head", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist",
-    ),  # fmt: skip
+    ),
     name="h36m17",
 )
+
+# fmt: on
 
 #: 17 → 16: drop Neck/Nose (index 9); Head is re-parented to Thorax.
 H36M_17_TO_16 = tuple(j for j in range(17) if j != 9)
