@@ -29,7 +29,8 @@ class ModulatedGCNModule(PoseLiftingModule):
             ``no_skeleton`` (Eq. 9).
         weight_modulation: per-node modulation vectors M (Eq. 4–5); off = weight sharing.
         weight_unsharing: one weight matrix per node (Eq. 3); overrides weight modulation.
-        symmetric: symmetrise the modulated affinity, ``(Â + Âᵀ)/2``.
+        symmetric: ``True`` symmetrises the whole modulated affinity, ``(Â + Âᵀ)/2``, as the original
+            code does; ``"modulation"`` symmetrises only the learned part (Q, P), as the paper writes.
         low_rank: factor Q = L Lᵀ with rank r (Table 3), ``None`` = full.
         modulation_init: ``"ones"`` (GT code) or ``"xavier"`` (CPN code) for M.
         loss: see above.
@@ -47,7 +48,7 @@ class ModulatedGCNModule(PoseLiftingModule):
         affinity: Literal["skeleton", "mul", "add", "mix", "no_skeleton"] = "add",
         weight_modulation: bool = True,
         weight_unsharing: bool = False,
-        symmetric: bool = True,
+        symmetric: bool | Literal["modulation"] = True,
         low_rank: int | None = None,
         modulation_init: Literal["ones", "xavier"] = "ones",
         loss: Literal["mse+l1", "mpjpe+l1", "mse", "mpjpe"] = "mse+l1",

@@ -1,0 +1,166 @@
+"""Training losses of SemGCN and Modulated GCN (poses in metres, ``[..., J, 3]``).
+
+* Modulated GCN, GT setting: ``0.9·MSE + 0.1·L1`` (:func:`modgcn_gt_loss`).
+* Modulated GCN, CPN setting: ``0.99·MPJPE + 0.01·L1`` (:func:`modgcn_cpn_loss`).
+* SemGCN: MSE in the original code; the paper's Eq. 7 adds a bone-vector term
+  (:func:`bone_loss`, :func:`semgcn_loss`).
+* Modulated GCN sparsity regulariser: ℓ1 of the learned affinities
+  (:func:`affinity_sparsity`, weight ``1e-6`` in the paper, applied by the caller).
+
+:class:`WeightedLoss` combines the terms with configurable weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posegcn.nn.affinity import AffinityModulation
+from posegcn.skeleton import Skeleton
+
+__all__ = [
+    "mse_loss",
+    "l1_loss",
+    "mpjpe_loss",
+    "bone_loss",
+    "semgcn_loss",
+    "modgcn_gt_loss",
+    "modgcn_cpn_loss",
+    "affinity_sparsity",
+    "WeightedLoss",
+]
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor, name: str) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"{name}: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape"
+        )
+    if pred.dim() < 2 or pred.shape[-1] != 3:
+        raise ValueError(f"{name}: expected poses [..., J, 3], got shape {tuple(pred.shape)}")
+
+
+def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all coordinates (``nn.MSELoss()`` of the original codes)."""
+    _check_pair(pred, target, "mse_loss")
+    return (pred - target).square().mean()
+
+
+def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over all coordinates (``nn.L1Loss()``)."""
+    _check_pair(pred, target, "l1_loss")
+    return (pred - target).abs().mean()
+
+
+def mpjpe_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean per-joint position error: mean Euclidean distance over joints and poses (Protocol #1 as a loss)."""
+    _check_pair(pred, target, "mpjpe_loss")
+    return torch.linalg.vector_norm(pred - target, dim=-1).mean()
+
+
+def bone_loss(
+    pred: torch.Tensor, target: torch.Tensor, skeleton: Skeleton, reduction: str = "sum"
+) -> torch.Tensor:
+    r"""Bone-vector term of SemGCN Eq. 7, ``Σ_{i=1}^{M} ‖B̃_i − B_i‖²``.
+
+    Bones are ``child − parent`` vectors from :meth:`Skeleton.bone_vectors` (the sign
+    convention does not matter for the difference).
+
+    Args:
+        reduction: ``"sum"`` — Eq. 7: squared errors summed over the ``M`` bones and
+            their coordinates, averaged over poses; ``"mean"`` — averaged over bones and
+            coordinates too (the scale of :func:`mse_loss`).
+
+    Shapes:
+        ``pred, target [..., J, 3]`` → scalar.
+    """
+    _check_pair(pred, target, "bone_loss")
+    if pred.shape[-2] != skeleton.num_joints:
+        raise ValueError(
+            f"bone_loss: skeleton {skeleton.name!r} has {skeleton.num_joints} joints, poses have shape {tuple(pred.shape)}"
+        )
+    sq = (skeleton.bone_vectors(pred) - skeleton.bone_vectors(target)).square()
+    if reduction == "sum":
+        return sq.sum(dim=(-2, -1)).mean()
+    if reduction == "mean":
+        return sq.mean()
+    raise ValueError(f"bone_loss: reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def semgcn_loss(pred: torch.Tensor, target: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
+    r"""SemGCN Eq. 7: ``Σ_bones ‖B̃_i − B_i‖² + Σ_joints ‖J̃_i − J_i‖²`` per pose, averaged over poses.
+
+    (The original code trains with :func:`mse_loss` only.)
+    """
+    joint_term = (pred - target).square().sum(dim=(-2, -1)).mean()
+    return bone_loss(pred, target, skeleton, reduction="sum") + joint_term
+
+
+def modgcn_gt_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Modulated GCN GT setting (§3.4): ``0.9·MSE + 0.1·L1``."""
+    return 0.9 * mse_loss(pred, target) + 0.1 * l1_loss(pred, target)
+
+
+def modgcn_cpn_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Modulated GCN CPN setting (original code): ``0.99·MPJPE + 0.01·L1``."""
+    return 0.99 * mpjpe_loss(pred, target) + 0.01 * l1_loss(pred, target)
+
+
+def affinity_sparsity(model: nn.Module) -> torch.Tensor:
+    """Σ of the ℓ1 norms of every learned affinity in ``model`` (Modulated GCN sparsity, Table 2).
+
+    Zero (a 0-dim tensor) when the model has no learned affinity; multiply by the
+    regularisation weight (1e-6 in the paper) yourself.
+    """
+    terms = [m.l1() for m in model.modules() if isinstance(m, AffinityModulation)]
+    if not terms:
+        p = next(model.parameters(), None)
+        return torch.zeros((), device=None if p is None else p.device)
+    return torch.stack(terms).sum()
+
+
+class WeightedLoss(nn.Module):
+    """``Σ_k w_k·L_k`` over ``mse``, ``l1``, ``mpjpe`` and ``bone`` (Eq. 7 bone term, needs ``skeleton``).
+
+    ``WeightedLoss(mse=0.9, l1=0.1)`` is Modulated GCN's GT loss,
+    ``WeightedLoss(mpjpe=0.99, l1=0.01)`` its CPN loss, ``WeightedLoss(mse=1)`` SemGCN's
+    code.  :meth:`terms` returns the unweighted terms (for logging).
+
+    Shapes:
+        ``pred, target [..., J, 3]`` (metres) → scalar.
+    """
+
+    def __init__(
+        self,
+        mse: float = 0.0,
+        l1: float = 0.0,
+        mpjpe: float = 0.0,
+        bone: float = 0.0,
+        skeleton: Skeleton | None = None,
+    ) -> None:
+        super().__init__()
+        self.weights = {"mse": mse, "l1": l1, "mpjpe": mpjpe, "bone": bone}
+        for name, w in self.weights.items():
+            if w < 0:
+                raise ValueError(f"WeightedLoss: weight {name}={w} must be >= 0")
+        if not any(self.weights.values()):
+            raise ValueError("WeightedLoss: all weights are zero; set at least one of mse, l1, mpjpe, bone")
+        if bone and skeleton is None:
+            raise ValueError("WeightedLoss: bone > 0 needs a skeleton")
+        self.skeleton = skeleton
+
+    def terms(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Unweighted values of the terms with a non-zero weight."""
+        fns = {
+            "mse": mse_loss,
+            "l1": l1_loss,
+            "mpjpe": mpjpe_loss,
+            "bone": lambda p, t: bone_loss(p, t, self.skeleton),
+        }
+        return {k: fns[k](pred, target) for k, w in self.weights.items() if w}
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return sum(self.weights[k] * v for k, v in self.terms(pred, target).items())
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={w}" for k, w in self.weights.items() if w)

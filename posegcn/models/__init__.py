@@ -1,0 +1,8 @@
+"""2D→3D lifting networks."""
+
+from posegcn.models.base import GraphLiftingNetwork
+from posegcn.models.modgcn import ModulatedGCN
+from posegcn.models.refinement import GTRootDepthRefinement
+from posegcn.models.semgcn import SemGCN
+
+__all__ = ["GTRootDepthRefinement", "GraphLiftingNetwork", "ModulatedGCN", "SemGCN"]

@@ -1,0 +1,210 @@
+r"""Vanilla graph convolution with decoupled self/neighbour transforms, and weight unsharing.
+
+Both SemGCN and Modulated GCN implement their layers with a *decoupled*
+self-connection (Modulated GCN §4.1, SemGCN code): the weight tensor ``W`` has
+shape ``(2, C_in, C_out)``, slot 0 transforms the node itself, slot 1 its
+neighbours, and the affinity ``Â`` is split into its diagonal and off-diagonal parts:
+
+.. math::
+    X' = (Â ⊙ I)\, X W_0 + (Â ⊙ (1 − I))\, X W_1 + b
+
+(written for channels-last features ``X ∈ R^{J×C}``; the papers write ``H ∈ R^{D×N}``).
+
+Implementation: the two transforms are one matmul ``X @ [W_0 | W_1]``; the diagonal
+term is an element-wise scale and the neighbour term one ``[J, J]`` mix.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posegcn.nn.affinity import AffinityModulation, check_adjacency
+from posegcn.nn.init import init_graph_weight_, uniform_bias_
+
+__all__ = ["GraphConv", "WeightUnsharingGraphConv", "decoupled_aggregate", "check_graph_input"]
+
+
+def check_graph_input(x: torch.Tensor, num_joints: int, channels: int, owner: str) -> None:
+    """Raise ``ValueError`` unless ``x`` is ``[..., num_joints, channels]``."""
+    if x.dim() < 2 or x.shape[-2] != num_joints or x.shape[-1] != channels:
+        hint = ""
+        if x.dim() >= 2 and {x.shape[-2], num_joints} == {16, 17}:
+            hint = " (16- vs 17-joint layout mix-up? H36M_16 drops Neck/Nose)"
+        raise ValueError(
+            f"{owner}: expected input [..., J={num_joints}, C={channels}], got shape {tuple(x.shape)}{hint}"
+        )
+
+
+def decoupled_aggregate(
+    affinity: torch.Tensor,
+    h_self: torch.Tensor,
+    h_neigh: torch.Tensor,
+    off_diagonal: torch.Tensor,
+    modulation: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``(Â⊙I)(M⊙H₀) + (Â⊙(1−I))(M⊙H₁)``; without ``modulation`` the ``M⊙`` is dropped.
+
+    The diagonal term is an element-wise scale (``diag(Â)`` folded into ``M``), the
+    neighbour term one batched ``[J, J]`` mix.
+
+    Shapes:
+        ``affinity [J, J]``, ``h_self, h_neigh [..., J, C]``, ``modulation [J, C]`` → ``[..., J, C]``.
+    """
+    self_scale = affinity.diagonal().unsqueeze(-1)
+    if modulation is not None:
+        self_scale = self_scale * modulation
+        h_neigh = modulation * h_neigh
+    # bmm with the [J, J] matrix broadcast (stride 0): unlike ``A @ h`` it copies no [N, J, C] operand.
+    j, c = h_neigh.shape[-2:]
+    h = h_neigh.reshape(-1, j, c)
+    neigh = torch.bmm((affinity * off_diagonal).expand(h.shape[0], j, j), h)
+    return self_scale * h_self + neigh.view(h_neigh.shape)
+
+
+def _stack_slots(weight: torch.Tensor) -> torch.Tensor:
+    """``(2, …, C_in, C_out) → (…, C_in, 2·C_out)`` so that self and neighbour transforms are one matmul."""
+    return torch.cat((weight[0], weight[1]), dim=-1)
+
+
+class GraphConv(nn.Module):
+    r"""Vanilla graph convolution with a fixed affinity and decoupled self-connection.
+
+    SemGCN Eq. 1 / Modulated GCN Eq. 1–2 (``H' = σ(W H Ã)``) as the original codes
+    implement it, i.e. with separate weights for the node itself and its neighbours:
+
+    .. math::
+        X' = (Ã ⊙ I)\, X W_0 + (Ã ⊙ (1 − I))\, X W_1 + b
+
+    ``Ã`` is used as given (e.g. ``Skeleton.adjacency("row_normalized")`` for SemGCN's
+    ResGCN baseline or ``"degree_diag1"`` for Modulated GCN's ``A_skeleton``).
+
+    Shapes:
+        ``[B, J, C_in] → [B, J, C_out]`` (any leading dims).
+
+    Init:
+        ``W`` ``(2, C_in, C_out)``: xavier-uniform over the 3-D tensor, gain 1.414
+        (``weight_init="original"``) or per matrix (``"per_matrix"``); bias
+        ``U(±1/√C_out)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        adjacency: torch.Tensor,
+        bias: bool = True,
+        weight_init: str = "original",
+    ) -> None:
+        super().__init__()
+        adjacency = check_adjacency(adjacency, type(self).__name__)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.weight_init = weight_init
+        self.register_buffer("adjacency", adjacency)
+        self.register_buffer("off_diagonal", 1.0 - torch.eye(adjacency.shape[0]), persistent=False)
+        self.W = nn.Parameter(torch.empty(2, in_channels, out_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    @property
+    def num_joints(self) -> int:
+        return self.adjacency.shape[0]
+
+    def reset_parameters(self) -> None:
+        init_graph_weight_(self.W, self.weight_init)
+        if self.bias is not None:
+            uniform_bias_(self.bias, self.out_channels)
+
+    def effective_affinity(self) -> torch.Tensor:
+        """The ``[J, J]`` affinity the forward uses (here the fixed one)."""
+        return self.adjacency
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_graph_input(x, self.num_joints, self.in_channels, type(self).__name__)
+        h_self, h_neigh = (x @ _stack_slots(self.W)).split(self.out_channels, dim=-1)
+        out = decoupled_aggregate(self.adjacency, h_self, h_neigh, self.off_diagonal)
+        return out if self.bias is None else out + self.bias
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, num_joints={self.num_joints}, bias={self.bias is not None}"
+
+
+class WeightUnsharingGraphConv(nn.Module):
+    r"""Weight unsharing (Liu et al. 2020; Modulated GCN Eq. 3): one transform per node.
+
+    .. math::
+        x'_i = \sum_{j ∈ Ñ_i} W_j\, x_j\, â_{ij}
+
+    decoupled as in the original codes — node ``j`` has its own self weight
+    ``W_0^{(j)}`` and neighbour weight ``W_1^{(j)}`` (pre-aggregation unsharing):
+
+    .. math::
+        x'_i = â_{ii}\, x_i W_0^{(i)} + \sum_{j ≠ i} â_{ij}\, x_j W_1^{(j)} + b
+
+    With ``affinity="add"`` (Modulated GCN Table 3) the 128-channel network has
+    4,220,803 ≈ 4.22M parameters, the number the paper reports.  ``Â`` comes from
+    :class:`~posegcn.nn.affinity.AffinityModulation` (default: the fixed skeleton).
+
+    Shapes:
+        ``[B, J, C_in] → [B, J, C_out]`` (any leading dims).
+
+    Parameters:
+        ``W`` ``(2, J, C_in, C_out)``, bias ``(C_out)``, plus the affinity's ``P``/``Q``/``L``;
+        per layer ``2·J·C_in·C_out + C_out`` (+ ``J²`` for a full ``Q``).
+
+    Init:
+        each node's ``(2, C_in, C_out)`` slice as the shared ``W`` of :class:`GraphConv`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        adjacency: torch.Tensor,
+        affinity: str = "skeleton",
+        symmetric: bool | str = False,
+        low_rank: int | None = None,
+        bias: bool = True,
+        weight_init: str = "original",
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.weight_init = weight_init
+        self.affinity = AffinityModulation(adjacency, affinity, symmetric, low_rank)
+        j = self.affinity.num_joints
+        self.register_buffer("off_diagonal", 1.0 - torch.eye(j), persistent=False)
+        self.W = nn.Parameter(torch.empty(2, j, in_channels, out_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    @property
+    def num_joints(self) -> int:
+        return self.affinity.num_joints
+
+    def reset_parameters(self) -> None:
+        for j in range(self.num_joints):  # parameter init, not data path
+            init_graph_weight_(self.W[:, j], self.weight_init)
+        self.affinity.reset_parameters()
+        if self.bias is not None:
+            uniform_bias_(self.bias, self.out_channels)
+
+    def effective_affinity(self) -> torch.Tensor:
+        """The ``[J, J]`` affinity the forward uses."""
+        return self.affinity()
+
+    def affinity_l1(self) -> torch.Tensor:
+        """ℓ1 of the learned affinity (sparsity regulariser); 0 for the fixed skeleton."""
+        return self.affinity.l1()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_graph_input(x, self.num_joints, self.in_channels, type(self).__name__)
+        # Per-node transforms, self and neighbour slots in one batched matmul over joints.
+        y = torch.einsum("...jc,jcd->...jd", x, _stack_slots(self.W))
+        h_self, h_neigh = y.split(self.out_channels, dim=-1)
+        out = decoupled_aggregate(self.effective_affinity(), h_self, h_neigh, self.off_diagonal)
+        return out if self.bias is None else out + self.bias
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, num_joints={self.num_joints}, bias={self.bias is not None}"
