@@ -1,0 +1,463 @@
+"""DG-Net: Dynamical Graph Network for 3D pose estimation in videos (paper 004, §III-C).
+
+A window of ``T`` frames of 2D poses ``[B, T, N, 2]`` is lifted to the 3D poses of all
+``T`` frames ``[B, T, N, 3]``:
+
+1. an FSG layer maps the 2D input of every frame to ``C = 128`` channels;
+2. ``num_blocks = 5`` DG-Conv blocks, each a *dynamical spatial unit* (FSG then DSG
+   modules, then a spatial non-local block) followed by a *dynamical temporal unit*
+   (FTG, DTG, FTG modules — Table VIII's best — then a non-local block), each block
+   ending in a head that predicts a block-level 3D pose;
+3. the features of all blocks, concatenated, are mapped to the network-level 3D pose.
+
+Training uses the multi-level loss of Eq. 15–17 (:func:`multi_level_loss`); at test
+time only the network-level pose is used and the block heads are skipped.
+
+Choices the paper leaves open (defaults per ``shared/design/dgnet.md``; those with
+alternatives are constructor arguments of :class:`DGNet`):
+
+* ``σ`` of Eq. 2/7/9/14 is BatchNorm (over channels, on the flattened ``[B·T·N, C]``)
+  followed by ReLU; each "graph-convolution type" is a residual module of two such
+  layers with ``C`` channels, ``x + σ(G₂ σ(G₁ x))`` (SemGCN's ``_ResGraphConv``).
+  Every DSG/DTG layer builds its own KNN graph from its own input features.
+* FSG affinity: ``Skeleton.adjacency("row_normalized")`` = ``D⁻¹(A + I)``.
+* DSG/DTG edge weighting: softmax over the ``K`` neighbours; self excluded from the KNN.
+* Window ends: edge-frame replication for the features of ``t ± 1`` (FTG, DTG) and
+  motion replication for DTG's KNN (:func:`posegcn.nn.dynamical_temporal_graph.feature_motions`).
+* Block head (``block_head="module"``): one residual FSG module then an FSG
+  projection ``C → 3`` — the paper's "final FSG module just above each block-level
+  loss" that is dropped at test time.  Network head: an FSG projection
+  ``num_blocks·C → 3`` of the concatenated block features.
+* Non-local block: :class:`~posegcn.nn.non_local.EmbeddedGaussianNonLocal` over the
+  joints of each frame (inter channels ``C/2``), starting as the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from posegcn.nn.dynamical_spatial_graph import DynamicalSpatialGraphConv
+from posegcn.nn.dynamical_temporal_graph import DynamicalTemporalGraphConv
+from posegcn.nn.fixed_graphs import FixedSpatialGraphConv, FixedTemporalGraphConv
+from posegcn.nn.knn import check_weighting
+from posegcn.nn.non_local import EmbeddedGaussianNonLocal
+from posegcn.skeleton import Skeleton
+
+__all__ = [
+    "DGNet",
+    "DGNetOutput",
+    "DGConvBlock",
+    "GraphConvLayer",
+    "ResidualGraphModule",
+    "pose_l2_loss",
+    "multi_level_loss",
+    "balanced_coordinates",
+]
+
+SPATIAL_KINDS = ("fsg", "dsg")
+TEMPORAL_KINDS = ("ftg", "dtg")
+BLOCK_HEADS = ("module", "projection")
+
+
+class DGNetOutput(NamedTuple):
+    """What :meth:`DGNet.forward` returns.
+
+    Attributes:
+        pose: network-level 3D pose ``[B, T, N, 3]`` (the prediction used at test time).
+        block_poses: one block-level 3D pose ``[B, T, N, 3]`` per DG-Conv block; empty
+            when the block heads are skipped (eval mode by default).
+    """
+
+    pose: torch.Tensor
+    block_poses: list[torch.Tensor]
+
+
+def _graph_conv(
+    kind: str,
+    in_channels: int,
+    out_channels: int,
+    adjacency: torch.Tensor,
+    k_spatial: int,
+    k_temporal: int,
+    weighting: str,
+    include_self: bool,
+) -> nn.Module:
+    """One graph-convolution layer of type ``kind`` (no bias: BatchNorm follows)."""
+    if kind == "fsg":
+        return FixedSpatialGraphConv(in_channels, out_channels, adjacency)
+    if kind == "dsg":
+        return DynamicalSpatialGraphConv(in_channels, out_channels, k_spatial, weighting, include_self)
+    if kind == "ftg":
+        return FixedTemporalGraphConv(in_channels, out_channels)
+    if kind == "dtg":
+        return DynamicalTemporalGraphConv(in_channels, out_channels, k_temporal, weighting, include_self)
+    raise ValueError(
+        f"unknown graph-convolution type {kind!r}; expected one of {SPATIAL_KINDS + TEMPORAL_KINDS}"
+    )
+
+
+class GraphConvLayer(nn.Module):
+    """A graph convolution followed by ``σ`` = BatchNorm + ReLU (+ dropout).
+
+    BatchNorm normalises each channel over all samples, frames and joints: it runs on
+    the flattened ``[B·T·N, C]`` rows (no transposes).
+
+    Shapes:
+        ``[B, T, N, C_in] → [B, T, N, C_out]``.
+    """
+
+    def __init__(self, conv: nn.Module, out_channels: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.conv = conv
+        self.bn = nn.BatchNorm1d(out_channels)
+        self.relu = nn.ReLU()
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        y = self.relu(self.bn(y.reshape(-1, y.shape[-1])).view(y.shape))
+        return y if self.dropout is None else self.dropout(y)
+
+
+class ResidualGraphModule(nn.Module):
+    """One "graph-convolution type" of a dynamical unit: ``x + L₂(L₁(x))`` (§III-C).
+
+    ``L₁, L₂`` are two :class:`GraphConvLayer` of the same type (FSG, DSG, FTG or DTG)
+    with ``C`` channels — "the residual-style module built by two layers with 128
+    feature channels".
+
+    Shapes:
+        ``[B, T, N, C] → [B, T, N, C]``.
+    """
+
+    def __init__(self, kind: str, channels: int, dropout: float = 0.0, **conv_kwargs) -> None:
+        super().__init__()
+        self.kind = kind
+        self.layers = nn.Sequential(
+            *(
+                GraphConvLayer(_graph_conv(kind, channels, channels, **conv_kwargs), channels, dropout)
+                for _ in range(2)
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.layers(x)
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
+
+
+class DGConvBlock(nn.Module):
+    """DG-Conv block (§III-C, Fig. 3): dynamical spatial unit, dynamical temporal unit, 3D head.
+
+    ``spatial → non-local → temporal → non-local`` on the features, then the block head
+    maps the block's output features to a 3D pose.  Unit compositions are configurable
+    (Table VIII): ``spatial_units=("fsg", "dsg")`` and ``temporal_units=("ftg", "dtg", "ftg")``
+    by default; each entry is one :class:`ResidualGraphModule`.
+
+    Shapes:
+        ``[B, T, N, C] → ([B, T, N, C], [B, T, N, 3] or None)``.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        adjacency: torch.Tensor,
+        spatial_units: Sequence[str] = ("fsg", "dsg"),
+        temporal_units: Sequence[str] = ("ftg", "dtg", "ftg"),
+        k_spatial: int = 3,
+        k_temporal: int = 4,
+        weighting: str = "softmax",
+        include_self: bool = False,
+        non_local: bool = True,
+        dropout: float = 0.0,
+        block_head: str = "module",
+    ) -> None:
+        super().__init__()
+        for kind in spatial_units:
+            if kind not in SPATIAL_KINDS:
+                raise ValueError(f"spatial_units: unknown unit {kind!r}; expected entries of {SPATIAL_KINDS}")
+        for kind in temporal_units:
+            if kind not in TEMPORAL_KINDS:
+                raise ValueError(
+                    f"temporal_units: unknown unit {kind!r}; expected entries of {TEMPORAL_KINDS}"
+                )
+        if block_head not in BLOCK_HEADS:
+            raise ValueError(f"unknown block_head {block_head!r}; expected one of {BLOCK_HEADS}")
+        conv_kwargs = dict(
+            adjacency=adjacency,
+            k_spatial=k_spatial,
+            k_temporal=k_temporal,
+            weighting=weighting,
+            include_self=include_self,
+        )
+
+        def unit(kinds: Sequence[str]) -> nn.Sequential:
+            return nn.Sequential(
+                *(ResidualGraphModule(kind, channels, dropout, **conv_kwargs) for kind in kinds)
+            )
+
+        self.spatial = unit(spatial_units)
+        self.spatial_non_local = EmbeddedGaussianNonLocal(channels) if non_local else nn.Identity()
+        self.temporal = unit(temporal_units)
+        self.temporal_non_local = EmbeddedGaussianNonLocal(channels) if non_local else nn.Identity()
+        head: list[nn.Module] = []
+        if block_head == "module":
+            head.append(ResidualGraphModule("fsg", channels, dropout, **conv_kwargs))
+        head.append(FixedSpatialGraphConv(channels, 3, adjacency, bias=True))
+        self.head = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor, return_pose: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = self.spatial_non_local(self.spatial(x))
+        x = self.temporal_non_local(self.temporal(x))
+        return x, (self.head(x) if return_pose else None)
+
+
+class DGNet(nn.Module):
+    r"""Dynamical Graph Network (DG-Net, paper 004): ``T`` frames of 2D poses → their 3D poses.
+
+    See the module docstring for the architecture and the open choices.  Shapes:
+    ``[B, T, N, 2] → DGNetOutput(pose [B, T, N, 3], block_poses: list of [B, T, N, 3])``.
+
+    Parameters (17 joints, defaults): :meth:`inference_parameters` counts those used at
+    test time (no block heads) and ``sum(p.numel() for p in model.parameters())`` those
+    trained: 2,158,625 / 2,326,960 with the defaults vs the paper's 2.39M / 2.69M (see
+    :meth:`inference_parameters` for the breakdown).
+
+    Balanced coordinates (Table XI, 46.1 → 45.3 mm) are a post-processing of the
+    prediction, not part of the network: they need the *absolute* camera-frame pose
+    (root-relative prediction + root trajectory), the 2D input in pixels and the camera
+    intrinsics ``(c, f)``; see :func:`balanced_coordinates`.
+
+    Args:
+        skeleton: joint layout; its fixed affinity is FSG's ``A``.
+        num_frames: ``T``, frames per window (paper: 4; Table IX).  Inputs must have it.
+        hidden: ``C``, feature channels (paper: 128).
+        num_blocks: DG-Conv blocks (paper: 5; Table IX).
+        k_spatial: ``K`` of DSG (paper: 3; Table VI).
+        k_temporal: ``K`` of DTG (paper: 4; Table VI).
+        weighting: DSG/DTG edge weighting, ``"softmax"`` (default), ``"sigmoid"``,
+            ``"raw"`` or ``"none"`` (Table VII "W/O").
+        include_self: let a joint be its own KNN neighbour (default off).
+        no_knn: drop every DSG/DTG module, keeping the fixed graphs only (Table V,
+            "DG-Net without KNN"): the default units become ``("fsg",)`` / ``("ftg", "ftg")``.
+        non_local: a spatial non-local block after each unit (Table XI: 50.1 → 45.3 mm).
+        dropout: dropout after every BatchNorm + ReLU (the paper uses none).
+        spatial_units: graph-convolution types of the dynamical spatial unit (Table VIII).
+        temporal_units: graph-convolution types of the dynamical temporal unit (Table VIII).
+        block_head: ``"module"`` (a residual FSG module then an FSG projection to 3D,
+            default) or ``"projection"`` (the FSG projection only).
+        adjacency_form: form of ``Skeleton.adjacency`` used by FSG (``"row_normalized"``).
+    """
+
+    def __init__(
+        self,
+        skeleton: Skeleton,
+        num_frames: int = 4,
+        hidden: int = 128,
+        num_blocks: int = 5,
+        k_spatial: int = 3,
+        k_temporal: int = 4,
+        weighting: str = "softmax",
+        include_self: bool = False,
+        no_knn: bool = False,
+        non_local: bool = True,
+        dropout: float = 0.0,
+        spatial_units: Sequence[str] = ("fsg", "dsg"),
+        temporal_units: Sequence[str] = ("ftg", "dtg", "ftg"),
+        block_head: str = "module",
+        adjacency_form: str = "row_normalized",
+    ) -> None:
+        super().__init__()
+        check_weighting(weighting)
+        if num_frames < 1 or hidden < 1 or num_blocks < 1:
+            raise ValueError(
+                f"DGNet: num_frames, hidden and num_blocks must be >= 1, got {num_frames}, {hidden}, {num_blocks}"
+            )
+        if no_knn:
+            spatial_units = tuple(u for u in spatial_units if u != "dsg")
+            temporal_units = tuple(u for u in temporal_units if u != "dtg")
+        n = skeleton.num_joints
+        available = n if include_self else n - 1
+        if "dsg" in spatial_units and not 1 <= k_spatial <= available:
+            raise ValueError(f"DGNet: k_spatial={k_spatial} must be in [1, {available}] for {n} joints")
+        if "dtg" in temporal_units:
+            if not 1 <= k_temporal <= available:
+                raise ValueError(f"DGNet: k_temporal={k_temporal} must be in [1, {available}] for {n} joints")
+            if num_frames < 2:
+                raise ValueError(f"DGNet: DTG needs num_frames >= 2, got {num_frames}")
+        self.skeleton = skeleton
+        self.num_joints = n
+        self.num_frames = num_frames
+        self.hidden = hidden
+        self.spatial_units = tuple(spatial_units)
+        self.temporal_units = tuple(temporal_units)
+
+        adjacency = skeleton.adjacency(adjacency_form)
+        # §III-C: "we use FSG to map the input 2D pose of each frame into the 128-dim pose feature".
+        self.input_layer = GraphConvLayer(FixedSpatialGraphConv(2, hidden, adjacency), hidden, dropout)
+        self.blocks = nn.ModuleList(
+            DGConvBlock(
+                hidden,
+                adjacency,
+                self.spatial_units,
+                self.temporal_units,
+                k_spatial,
+                k_temporal,
+                weighting,
+                include_self,
+                non_local,
+                dropout,
+                block_head,
+            )
+            for _ in range(num_blocks)
+        )
+        self.head = FixedSpatialGraphConv(num_blocks * hidden, 3, adjacency, bias=True)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        expected = (self.num_frames, self.num_joints, 2)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"DGNet: expected 2D poses [B, {self.num_frames}, {self.num_joints}, 2] "
+                f"(num_frames={self.num_frames}, {self.skeleton.name} with {self.num_joints} joints), "
+                f"got {tuple(x.shape)}"
+            )
+
+    def forward(self, x: torch.Tensor, return_block_poses: bool | None = None) -> DGNetOutput:
+        """Lift ``x [B, T, N, 2]`` to 3D.  Block heads run when ``return_block_poses`` is true
+        (default: in training mode only)."""
+        self._check_input(x)
+        if return_block_poses is None:
+            return_block_poses = self.training
+        h = self.input_layer(x)
+        features, block_poses = [], []
+        for block in self.blocks:
+            h, pose = block(h, return_pose=return_block_poses)
+            features.append(h)
+            if pose is not None:
+                block_poses.append(pose)
+        # Eq. 16: the concatenated features of all blocks give the network-level pose.
+        return DGNetOutput(self.head(torch.cat(features, dim=-1)), block_poses)
+
+    def inference_parameters(self) -> int:
+        """Parameters used at test time: all but the block heads (§IV, "Model Size").
+
+        With the defaults (17 joints): 2,158,625 at test time of 2,326,960 trained
+        (paper: 2.39M of 2.69M).  Per block: spatial unit 67,074 (FSG 33,280 + DSG
+        33,794), temporal unit 297,476 (FTG 98,816 ×2 + DTG 99,844), two non-local blocks
+        33,344 each, block head 33,667; plus the input FSG (512) and the network head
+        (1,923).  The paper gives no layer-level detail.  Its train/test difference,
+        ≈0.3M ≈ 60k per block head, is about what a two-layer FSG module with
+        SemGCN-style separate self/neighbour weights (``2·C²`` per layer ≈ 66k) would
+        hold, so its FSG layers probably carry such decoupled weights; giving the blocks'
+        FSG modules those too would add ≈0.16M at test time (≈2.32M).  The remaining
+        difference is unknown (biases, non-local or head details are not given).
+        """
+        head_ids = {id(p) for block in self.blocks for p in block.head.parameters()}
+        return sum(p.numel() for p in self.parameters() if id(p) not in head_ids)
+
+    @torch.no_grad()
+    def dynamic_affinities(self, x: torch.Tensor, block: int = 0) -> dict[str, torch.Tensor | tuple]:
+        """Dense dynamical affinities of one block's DSG/DTG layers for input ``x`` (Fig. 6).
+
+        Runs a forward pass (call it in eval mode to leave BatchNorm statistics alone)
+        and returns, keyed by module name inside ``blocks[block]``, ``B_t [B, T, N, N]``
+        for DSG layers and ``(Q_{t+1}, Q_{t−1})`` for DTG layers.
+        """
+        captured: dict[str, torch.Tensor] = {}
+        layers = {
+            name: m
+            for name, m in self.blocks[block].named_modules()
+            if isinstance(m, (DynamicalSpatialGraphConv, DynamicalTemporalGraphConv))
+        }
+        hooks = [
+            m.register_forward_pre_hook(lambda _m, args, name=name: captured.__setitem__(name, args[0]))
+            for name, m in layers.items()
+        ]
+        try:
+            self.forward(x, return_block_poses=False)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return {name: m.affinity(captured[name]) for name, m in layers.items()}
+
+
+def pose_l2_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    r"""The 3D pose loss of Eq. 15/16: ``Σ_t Σ_i ‖ρ̂_t^i − ρ_t^i‖²``, averaged over the batch.
+
+    ``reduction``:
+        * ``"sum"`` — Eq. 15–16 as written: squared Euclidean errors summed over all
+          ``T`` frames and ``N`` joints of a window, then the mean over windows.
+        * ``"mean"`` — the mean squared Euclidean error per joint (Eq. 15–16 divided by
+          ``T·N``), which keeps the loss scale independent of window size and skeleton.
+
+    Shapes:
+        ``pred, target [B, T, N, 3] → []``.
+    """
+    if pred.shape != target.shape or pred.dim() != 4 or pred.shape[-1] != 3:
+        raise ValueError(
+            f"pose_l2_loss: expected pred and target of the same shape [B, T, N, 3], "
+            f"got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
+    sq = (pred - target).pow(2).sum(dim=-1)  # [B, T, N]
+    if reduction == "sum":
+        return sq.sum(dim=(1, 2)).mean()
+    if reduction == "mean":
+        return sq.mean()
+    raise ValueError(f"pose_l2_loss: unknown reduction {reduction!r}; expected 'sum' or 'mean'")
+
+
+def multi_level_loss(
+    output: DGNetOutput, target: torch.Tensor, lam: float = 0.1, reduction: str = "sum"
+) -> torch.Tensor:
+    r"""Multi-level 3D pose supervision, Eq. 17: ``L_total = L_network + λ Σ_blocks L_block``.
+
+    ``L_network`` (Eq. 16) and each ``L_block`` (Eq. 15) are :func:`pose_l2_loss` over all
+    ``T`` frames and ``N`` joints.  With no block poses (block heads skipped) it is the
+    network loss alone, Table XI's "Network Loss" setting.
+
+    Shapes:
+        ``output.pose [B, T, N, 3]``, ``target [B, T, N, 3] → []``.
+    """
+    loss = pose_l2_loss(output.pose, target, reduction)
+    for block_pose in output.block_poses:
+        loss = loss + lam * pose_l2_loss(block_pose, target, reduction)
+    return loss
+
+
+def balanced_coordinates(
+    pose: torch.Tensor, uv: torch.Tensor, center: torch.Tensor, focal_length: torch.Tensor
+) -> torch.Tensor:
+    r"""Balanced coordinates (Table XI): average predicted ``X, Y`` with the back-projected 2D.
+
+    With the predicted depth ``Z`` and a pinhole camera (no distortion, as in the paper):
+
+    .. math::
+        X' = Z \frac{U - c_x}{f_x}, \quad Y' = Z \frac{V - c_y}{f_y}, \quad
+        P = \Big(\frac{X + X'}{2}, \frac{Y + Y'}{2}, Z\Big)
+
+    ``pose`` must be *absolute* camera coordinates: add the root position (ground-truth
+    or predicted trajectory) to a root-relative prediction first, and subtract it again
+    afterwards.  ``uv`` are the 2D inputs in pixels (undo the screen normalisation).
+
+    Shapes:
+        ``pose [..., N, 3]``, ``uv [..., N, 2]``, ``center``/``focal_length`` ``[..., 2]``
+        (or ``[2]``) ``→ [..., N, 3]``.
+    """
+    if pose.shape[-1] != 3 or uv.shape[-1] != 2 or pose.shape[:-1] != uv.shape[:-1]:
+        raise ValueError(
+            f"balanced_coordinates: expected pose [..., N, 3] and uv [..., N, 2], "
+            f"got {tuple(pose.shape)} and {tuple(uv.shape)}"
+        )
+    if center.shape[-1] != 2 or focal_length.shape[-1] != 2:
+        raise ValueError(
+            f"balanced_coordinates: center and focal_length must end in 2 (x, y), "
+            f"got {tuple(center.shape)} and {tuple(focal_length.shape)}"
+        )
+    z = pose[..., 2:]
+    xy_backprojected = z * (uv - center.unsqueeze(-2)) / focal_length.unsqueeze(-2)
+    return torch.cat([(pose[..., :2] + xy_backprojected) / 2, z], dim=-1)

@@ -1,0 +1,176 @@
+"""Fixed spatial and temporal graph convolutions of DG-Net (FSG, Eq. 2; FTG, Eq. 8–9).
+
+Both layers implement the linear part of their equation; the non-linearity ``σ``
+(BatchNorm + ReLU in DG-Net's residual modules) is applied by the caller, so a layer
+can also serve as the final projection to 3D.  Features are channels-last:
+``[B, T, N, C]`` (``T`` frames, ``N`` joints).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = [
+    "FixedSpatialGraphConv",
+    "FixedTemporalGraphConv",
+    "shift_frames",
+    "neighbour_frames",
+    "temporal_transform",
+]
+
+
+def shift_frames(x: torch.Tensor, offset: int) -> torch.Tensor:
+    """``X_{t+offset}`` for every frame ``t``, frames past the window ends clamped to the edge frame.
+
+    Edge rule (replication): the frame after the last one is the last frame itself and
+    the frame before the first one is the first frame — ``replicate`` padding of a
+    width-3 temporal convolution (VideoPose3D's convention for sequence ends).
+
+    Shapes:
+        ``x [..., T, N, C] → [..., T, N, C]``.
+    """
+    if x.dim() < 3:
+        raise ValueError(f"shift_frames: expected x of shape [..., T, N, C], got {tuple(x.shape)}")
+    t = x.shape[-3]
+    frames = (torch.arange(t, device=x.device) + offset).clamp(0, t - 1)
+    # index_select (backward: one index_add) rather than slices of a padded copy
+    # (backward: a zero-filled full-size gradient per slice).
+    return x.index_select(-3, frames)
+
+
+def neighbour_frames(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(X_{t+1}, X_{t−1})`` for every frame ``t`` with edge replication (:func:`shift_frames`).
+
+    Shapes:
+        ``x [..., T, N, C] → ([..., T, N, C], [..., T, N, C])``.
+    """
+    return shift_frames(x, 1), shift_frames(x, -1)
+
+
+def temporal_transform(
+    x: torch.Tensor, weight: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(X_t W_0, X_{t+1} W_1, X_{t−1} W_2)`` for stacked ``weight [3, C_in, C_out]``.
+
+    The three transforms run as one matmul ``X [W_0 | W_1 | W_2]``; the frame shift is
+    applied afterwards (a per-frame linear map commutes with edge replication), so
+    only ``C_out``-sized outputs are padded, never a ``3·C_in`` concatenated input.
+
+    Shapes:
+        ``x [..., T, N, C_in] → 3 × [..., T, N, C_out]``.
+    """
+    _, c_in, c_out = weight.shape
+    h = x @ weight.transpose(0, 1).reshape(c_in, 3 * c_out)  # [..., T, N, 3·C_out]
+    h_x, h_f, h_b = h.split(c_out, dim=-1)
+    return h_x, shift_frames(h_f, 1), shift_frames(h_b, -1)
+
+
+class FixedSpatialGraphConv(nn.Module):
+    r"""Fixed spatial graph convolution (FSG), DG-Net Eq. 2 without ``σ``: ``Y_t = A X_t Θ``.
+
+    ``A`` is the fixed skeleton affinity.  Eq. 1 writes the binary bone adjacency and
+    leaves normalisation and self-loops unstated; DG-Net adopts SemGCN's practices
+    (§III-C), so :class:`~posegcn.models.dgnet.DGNet` uses SemGCN's row-normalised
+    ``D⁻¹(A + I)`` (``Skeleton.adjacency("row_normalized")``) by default: the self term
+    keeps a joint's own feature (needed by the projection to 3D) and the normalisation
+    keeps feature scales independent of a joint's degree.
+
+    Shapes:
+        ``[..., N, C_in] → [..., N, C_out]``, applied to every frame of ``[B, T, N, C_in]``.
+
+    Args:
+        in_channels: ``C_in``.
+        out_channels: ``C_out``.
+        adjacency: ``A`` of shape ``[N, N]`` (stored as a buffer, so ``.to()`` and the
+            state dict carry it).
+        bias: add a bias ``b`` (``A X Θ + b``); off inside BatchNorm'd modules, whose
+            BN shift plays that role, on for the projection to 3D.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, adjacency: torch.Tensor, bias: bool = False
+    ) -> None:
+        super().__init__()
+        if adjacency.dim() != 2 or adjacency.shape[0] != adjacency.shape[1]:
+            raise ValueError(f"FixedSpatialGraphConv: adjacency must be [N, N], got {tuple(adjacency.shape)}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.register_buffer("adjacency", adjacency.detach().clone().float())
+        self.theta = nn.Parameter(torch.empty(in_channels, out_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.theta)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.adjacency.shape[0]
+        if x.dim() < 2 or x.shape[-2:] != (n, self.in_channels):
+            raise ValueError(
+                f"FixedSpatialGraphConv: expected input [..., {n}, {self.in_channels}], got {tuple(x.shape)}"
+            )
+        # Θ first: C_out ≤ C_in wherever it matters, and A is tiny.
+        y = self.adjacency @ (x @ self.theta)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        n = self.adjacency.shape[0]
+        return f"{self.in_channels}, {self.out_channels}, num_joints={n}, bias={self.bias is not None}"
+
+
+class FixedTemporalGraphConv(nn.Module):
+    r"""Fixed temporal graph convolution (FTG), DG-Net Eq. 9 without ``σ``.
+
+    .. math::
+        Y_t = X_t W_x + X_{t+1} W_f + X_{t-1} W_b
+
+    i.e. Eq. 8's identity forward/backward affinities ``P_{t±1} = I``: a temporal
+    convolution of width 3 applied to each joint.  Frames past the window ends are
+    the edge frames (replication, :func:`neighbour_frames`).  The three matrices are
+    stored stacked as ``weight[0] = W_x``, ``weight[1] = W_f``, ``weight[2] = W_b`` and
+    applied in one matmul (:func:`temporal_transform`).
+
+    Shapes:
+        ``[..., T, N, C_in] → [..., T, N, C_out]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = False) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.weight = nn.Parameter(torch.empty(3, in_channels, out_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for w in self.weight:
+            nn.init.xavier_uniform_(w)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    @property
+    def w_x(self) -> torch.Tensor:
+        return self.weight[0]
+
+    @property
+    def w_f(self) -> torch.Tensor:
+        return self.weight[1]
+
+    @property
+    def w_b(self) -> torch.Tensor:
+        return self.weight[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3 or x.shape[-1] != self.in_channels:
+            raise ValueError(
+                f"FixedTemporalGraphConv: expected input [..., T, N, {self.in_channels}], got {tuple(x.shape)}"
+            )
+        y_x, y_f, y_b = temporal_transform(x, self.weight)
+        y = y_x + y_f + y_b
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, width=3, edge='replicate', bias={self.bias is not None}"

@@ -1,0 +1,204 @@
+"""Batched K-nearest-neighbour graphs over the joints of many frames at once.
+
+The dynamical graphs of DG-Net (DSG, Eq. 3–7, and DTG, Eq. 10–14) connect every
+joint to the ``K`` joints whose features (or feature motions) are nearest in
+Euclidean distance, weight those edges by a learned importance score and sum the
+neighbours' features.  Skeletons have 16–17 joints, so the graphs are built by
+brute force for all frames together: all pairwise distances over ``[..., N, C]``
+(:func:`pairwise_sq_distances`, equal to a squared :func:`torch.cdist`),
+:func:`torch.topk` with ``largest=False``, then the ``K`` weighted neighbours are
+summed (:func:`aggregate_neighbours`).  :func:`dense_affinity` gives the affinity
+matrices for inspection and plots.
+
+All functions take any number of leading batch dims (``[B, T]`` or ``[B·T]``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = [
+    "WEIGHTINGS",
+    "pairwise_sq_distances",
+    "knn_indices",
+    "gather_neighbours",
+    "pair_scores",
+    "neighbour_weights",
+    "edge_weights",
+    "check_weighting",
+    "aggregate_neighbours",
+    "dense_affinity",
+]
+
+#: Edge-weighting functions over the ``K`` neighbours of a joint (see :func:`neighbour_weights`).
+WEIGHTINGS = ("softmax", "sigmoid", "raw", "none")
+
+
+def pairwise_sq_distances(x: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances between all rows: ``‖x_i‖² + ‖x_j‖² − 2 x_i·x_j``.
+
+    Ranking by squared distance equals ranking by distance.  The matmul expansion is
+    ≈6× faster on CPU than :func:`torch.cdist` for ``[256, 17, 128]`` (0.4 vs 2.5 ms).
+    Its rounding error is relative to ``‖x‖²`` (≈1e-7 of it in float32), so it can only
+    swap neighbours whose squared distances differ by less than that.
+
+    Shapes:
+        ``x [..., N, C] → [..., N, N]``.
+    """
+    sq = x.pow(2).sum(dim=-1)
+    dist = sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2 * (x @ x.transpose(-1, -2))
+    return dist.clamp_min_(0)
+
+
+def knn_indices(x: torch.Tensor, k: int, include_self: bool = False) -> torch.Tensor:
+    """Indices of the ``k`` nearest rows of ``x`` to every row of ``x`` (Eq. 3 and Eq. 10).
+
+    Distances are Euclidean over the channel (last) dim (:func:`pairwise_sq_distances`)
+    and computed without gradient: the neighbour *selection* is not differentiable,
+    the aggregated features and importance scores are.  With ``include_self=False`` a row is never
+    its own neighbour (its distance is set to ``+inf`` before :func:`torch.topk`).
+
+    Shapes:
+        ``x [..., N, C] → [..., N, k]`` (int64, nearest first).
+    """
+    if x.dim() < 2:
+        raise ValueError(f"knn_indices: expected x of shape [..., N, C], got {tuple(x.shape)}")
+    n = x.shape[-2]
+    available = n if include_self else n - 1
+    if not 1 <= k <= available:
+        raise ValueError(
+            f"knn_indices: k={k} must be in [1, {available}] for N={n} nodes (include_self={include_self})"
+        )
+    with torch.no_grad():
+        dist = pairwise_sq_distances(x.detach())  # [..., N, N]
+        if not include_self:
+            dist.diagonal(dim1=-2, dim2=-1).fill_(float("inf"))
+        idx = dist.topk(k, dim=-1, largest=False, sorted=True).indices
+    return idx
+
+
+def gather_neighbours(source: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Features of the selected neighbours: ``out[..., i, k, :] = source[..., idx[..., i, k], :]``.
+
+    Shapes:
+        ``source [..., M, C]``, ``idx [..., N, K] → [..., N, K, C]``.
+    """
+    if source.shape[:-2] != idx.shape[:-2]:
+        raise ValueError(
+            f"gather_neighbours: leading dims differ, source {tuple(source.shape)} vs idx {tuple(idx.shape)}"
+        )
+    *lead, n, k = idx.shape
+    c = source.shape[-1]
+    flat_idx = idx.reshape(*lead, n * k, 1).expand(*lead, n * k, c)
+    return source.gather(-2, flat_idx).reshape(*lead, n, k, c)
+
+
+def pair_scores(linear: nn.Linear, x: torch.Tensor, source: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Importance score of every edge: ``score[..., i, k] = linear([x_i, source_{idx[i, k]}])``.
+
+    This is γ of Eq. 5 (``source = x``) and α/β of Eq. 12 (``source = X_{t±1}``): a
+    fully-connected layer ``2C → 1`` on the concatenated pair.  A linear map of a
+    concatenation splits as ``w_aᵀ x_i + w_bᵀ x_j + b``, so both halves are computed
+    once per node and only the scalar ``w_bᵀ x_j`` is gathered per edge.
+
+    Shapes:
+        ``x [..., N, C]``, ``source [..., M, C]``, ``idx [..., N, K] → [..., N, K]``.
+    """
+    c = x.shape[-1]
+    if linear.in_features != 2 * c or linear.out_features != 1:
+        raise ValueError(
+            f"pair_scores: expected a Linear({2 * c}, 1) for C={c} features, "
+            f"got Linear({linear.in_features}, {linear.out_features})"
+        )
+    w_center, w_neighbour = linear.weight[0, :c], linear.weight[0, c:]
+    s_center = x @ w_center  # [..., N]
+    s_neighbour = source @ w_neighbour  # [..., M]
+    scores = s_center.unsqueeze(-1) + s_neighbour.gather(-1, idx.flatten(-2)).view(idx.shape)
+    if linear.bias is not None:
+        scores = scores + linear.bias[0]
+    return scores
+
+
+def neighbour_weights(scores: torch.Tensor, weighting: str) -> torch.Tensor:
+    """Edge weights ``R`` (Eq. 5) / ``H`` (Eq. 12) from raw importance scores ``[..., N, K]``.
+
+    ``weighting``:
+        * ``"softmax"`` — softmax over the ``K`` neighbours of each joint (rows of
+          ``B_t`` sum to one; default — the paper does not state the normalisation).
+        * ``"sigmoid"`` — an independent gate in ``(0, 1)`` per edge.
+        * ``"raw"`` — the fully-connected output itself, Eq. 5–6 read literally.
+        * ``"none"`` — all ones, ``B_t = D_t`` (Table VII "W/O" weighting).
+    """
+    if weighting == "softmax":
+        return torch.softmax(scores, dim=-1)
+    if weighting == "sigmoid":
+        return torch.sigmoid(scores)
+    if weighting == "raw":
+        return scores
+    if weighting == "none":
+        return torch.ones_like(scores)
+    raise ValueError(f"unknown weighting {weighting!r}; expected one of {WEIGHTINGS}")
+
+
+def edge_weights(
+    importance: nn.Linear | None, x: torch.Tensor, source: torch.Tensor, idx: torch.Tensor, weighting: str
+) -> torch.Tensor:
+    """Weights of the ``K`` selected edges of every joint: :func:`pair_scores` then :func:`neighbour_weights`.
+
+    ``importance`` is ``None`` exactly when ``weighting == "none"`` (no γ/α/β is built
+    then, so no parameter goes unused).
+
+    Shapes:
+        ``x [..., N, C]``, ``source [..., M, C]``, ``idx [..., N, K] → [..., N, K]``.
+    """
+    if weighting == "none":
+        return torch.ones(idx.shape, dtype=x.dtype, device=x.device)
+    if importance is None:
+        raise ValueError(f"edge_weights: weighting={weighting!r} needs an importance layer")
+    return neighbour_weights(pair_scores(importance, x, source, idx), weighting)
+
+
+def check_weighting(weighting: str) -> None:
+    """Raise ``ValueError`` unless ``weighting`` is one of :data:`WEIGHTINGS`."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}; expected one of {WEIGHTINGS}")
+
+
+def aggregate_neighbours(
+    source: torch.Tensor, idx: torch.Tensor, weights: torch.Tensor, method: str = "dense"
+) -> torch.Tensor:
+    """Weighted sum of the selected neighbours: ``out[..., i, :] = Σ_k w[..., i, k] · source[..., idx[..., i, k], :]``.
+
+    This is the product ``B_t X_t`` of Eq. 7 (``Q_{t±1} X_{t±1}`` of Eq. 14) with the
+    sparse ``B_t`` given by its ``K`` non-zeros per row.  ``method``:
+
+    * ``"dense"`` (default) — scatter the ``K`` weights into ``[..., N, M]`` and use one
+      batched matmul.  For skeleton-sized graphs this is far faster on CPU: measured
+      0.8 ms vs 47 ms forward + backward for ``[256, 17, 128]``, ``K = 3`` (2 cores),
+      because the backward of a feature gather is a slow scatter-add.
+    * ``"gather"`` — gather ``[..., N, K, C]`` neighbour features and sum; memory
+      ``O(N·K·C)`` instead of ``O(N·M)``, for large graphs.
+
+    Shapes:
+        ``source [..., M, C]``, ``idx [..., N, K]``, ``weights [..., N, K] → [..., N, C]``.
+    """
+    if method == "dense":
+        return dense_affinity(idx, weights, source.shape[-2]) @ source
+    if method == "gather":
+        return (weights.unsqueeze(-1) * gather_neighbours(source, idx)).sum(dim=-2)
+    raise ValueError(f"aggregate_neighbours: unknown method {method!r}; expected 'dense' or 'gather'")
+
+
+def dense_affinity(idx: torch.Tensor, weights: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """Scatter ``K`` weighted edges per row into a dense affinity (``B_t`` of Eq. 6, ``Q`` of Eq. 13).
+
+    Shapes:
+        ``idx [..., N, K]``, ``weights [..., N, K] → [..., N, num_nodes]``.
+    """
+    if idx.shape != weights.shape:
+        raise ValueError(
+            f"dense_affinity: idx {tuple(idx.shape)} and weights {tuple(weights.shape)} differ in shape"
+        )
+    out = weights.new_zeros(*idx.shape[:-1], num_nodes)
+    return out.scatter(-1, idx, weights)

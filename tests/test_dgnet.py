@@ -1,0 +1,157 @@
+"""DG-Net model: shapes, variants, parameter counts, multi-level loss, balanced coordinates, a short overfit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from posegcn.models.dgnet import DGNet, DGNetOutput, balanced_coordinates, multi_level_loss, pose_l2_loss
+from posegcn.nn.dynamical_spatial_graph import DynamicalSpatialGraphConv
+from posegcn.nn.dynamical_temporal_graph import DynamicalTemporalGraphConv
+from posegcn.nn.non_local import EmbeddedGaussianNonLocal
+from posegcn.skeleton import H36M_16, H36M_17
+
+
+def _small(**kwargs) -> DGNet:
+    return DGNet(H36M_17, **{"hidden": 16, "num_blocks": 2, **kwargs})
+
+
+def test_output_shapes_train_and_eval() -> None:
+    torch.manual_seed(0)
+    model = DGNet(H36M_17)  # paper defaults: T=4, C=128, 5 blocks
+    x = torch.randn(3, 4, 17, 2)
+    out = model(x)
+    assert isinstance(out, DGNetOutput)
+    assert out.pose.shape == (3, 4, 17, 3)
+    assert len(out.block_poses) == 5 and all(p.shape == (3, 4, 17, 3) for p in out.block_poses)
+    model.eval()
+    with torch.no_grad():
+        out_eval = model(x)
+        assert out_eval.block_poses == []  # block heads skipped at test time
+        torch.testing.assert_close(model(x, return_block_poses=True).pose, out_eval.pose)
+
+
+def test_sixteen_joints_and_input_validation() -> None:
+    model = DGNet(H36M_16, hidden=16, num_blocks=1, num_frames=3)
+    assert model(torch.randn(2, 3, 16, 2)).pose.shape == (2, 3, 16, 3)
+    with pytest.raises(ValueError, match=r"\[B, 3, 16, 2\].*got \(2, 3, 17, 2\)"):
+        model(torch.randn(2, 3, 17, 2))
+    with pytest.raises(ValueError, match="num_frames=3"):
+        model(torch.randn(2, 4, 16, 2))
+    with pytest.raises(ValueError, match="DTG needs num_frames >= 2"):
+        DGNet(H36M_17, num_frames=1)
+    DGNet(H36M_17, num_frames=1, temporal_units=("ftg",))  # fixed temporal graph only: fine
+    with pytest.raises(ValueError, match="k_spatial=17"):
+        DGNet(H36M_17, k_spatial=17)
+    with pytest.raises(ValueError, match="spatial_units"):
+        DGNet(H36M_17, spatial_units=("fsg", "ftg"))
+
+
+def _count(model: torch.nn.Module, kind: type) -> int:
+    return sum(isinstance(m, kind) for m in model.modules())
+
+
+def test_default_composition_and_no_knn_variant() -> None:
+    model = _small()
+    assert _count(model, DynamicalSpatialGraphConv) == 2 * 2  # one DSG module (2 layers) per block
+    assert _count(model, DynamicalTemporalGraphConv) == 2 * 2
+    assert _count(model, EmbeddedGaussianNonLocal) == 2 * 2
+    fixed = _small(no_knn=True)
+    assert _count(fixed, DynamicalSpatialGraphConv) == 0
+    assert _count(fixed, DynamicalTemporalGraphConv) == 0
+    assert fixed.spatial_units == ("fsg",) and fixed.temporal_units == ("ftg", "ftg")
+    assert fixed(torch.randn(2, 4, 17, 2)).pose.shape == (2, 4, 17, 3)
+    assert _count(_small(non_local=False), EmbeddedGaussianNonLocal) == 0
+    dropped = _small(dropout=0.5, weighting="none", include_self=True)
+    assert _count(dropped, torch.nn.Dropout) > 0
+    assert dropped(torch.randn(2, 4, 17, 2)).pose.shape == (2, 4, 17, 3)
+
+
+def test_parameter_counts() -> None:
+    model = DGNet(H36M_17)
+    total = sum(p.numel() for p in model.parameters())
+    # Independent check: with projection-only block heads, a head is one FSG 128 → 3 with bias.
+    projection = DGNet(H36M_17, block_head="projection")
+    proj_total = sum(p.numel() for p in projection.parameters())
+    assert proj_total - projection.inference_parameters() == 5 * (128 * 3 + 3)
+    # Both variants share everything used at test time.
+    assert projection.inference_parameters() == model.inference_parameters()
+    # The numbers quoted in the docstring and the report.
+    assert (model.inference_parameters(), total) == (2_158_625, 2_326_960)
+
+
+def test_dynamic_affinities_of_a_block() -> None:
+    model = _small().eval()
+    affs = model.dynamic_affinities(torch.randn(2, 4, 17, 2), block=1)
+    dsg = [v for v in affs.values() if isinstance(v, torch.Tensor)]
+    dtg = [v for v in affs.values() if isinstance(v, tuple)]
+    assert len(dsg) == 2 and len(dtg) == 2
+    for b_t in dsg:
+        assert b_t.shape == (2, 4, 17, 17) and ((b_t != 0).sum(-1) == 3).all()
+    for q_f, q_b in dtg:
+        assert ((q_f != 0).sum(-1) == 4).all() and ((q_b != 0).sum(-1) == 4).all()
+
+
+def test_multi_level_loss_matches_hand_reference() -> None:
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(2, 4, 17, 3))
+    pose = rng.normal(size=target.shape)
+    blocks = [rng.normal(size=target.shape) for _ in range(3)]
+
+    def eq15(pred: np.ndarray) -> float:  # Σ_t Σ_i ‖ρ̂ − ρ‖², then the mean over windows
+        per_window = []
+        for b in range(pred.shape[0]):
+            s = 0.0
+            for t in range(pred.shape[1]):
+                for i in range(pred.shape[2]):
+                    s += float(np.sum((pred[b, t, i] - target[b, t, i]) ** 2))
+            per_window.append(s)
+        return float(np.mean(per_window))
+
+    output = DGNetOutput(torch.from_numpy(pose), [torch.from_numpy(p) for p in blocks])
+    expected = eq15(pose) + 0.1 * sum(eq15(p) for p in blocks)
+    got = multi_level_loss(output, torch.from_numpy(target), lam=0.1)
+    assert got.item() == pytest.approx(expected, rel=1e-12)
+    mean = pose_l2_loss(torch.from_numpy(pose), torch.from_numpy(target), reduction="mean")
+    assert mean.item() == pytest.approx(eq15(pose) / (4 * 17), rel=1e-12)
+    # No block poses (eval mode): the network loss alone.
+    no_blocks = multi_level_loss(DGNetOutput(torch.from_numpy(pose), []), torch.from_numpy(target))
+    assert no_blocks.item() == pytest.approx(eq15(pose), rel=1e-12)
+    with pytest.raises(ValueError, match="same shape"):
+        pose_l2_loss(torch.zeros(2, 4, 17, 3), torch.zeros(2, 4, 16, 3))
+
+
+def test_balanced_coordinates() -> None:
+    rng = np.random.default_rng(1)
+    pose = rng.normal(size=(2, 17, 3)) + np.array([0.0, 0.0, 5.0])
+    center, focal = np.array([512.5, 515.0]), np.array([1145.0, 1143.8])
+    uv = rng.uniform(0, 1000, size=(2, 17, 2))
+    got = balanced_coordinates(*(torch.from_numpy(a) for a in (pose, uv, center, focal))).numpy()
+    for b in range(2):
+        for i in range(17):
+            x, y, z = pose[b, i]
+            xb = z * (uv[b, i, 0] - center[0]) / focal[0]
+            yb = z * (uv[b, i, 1] - center[1]) / focal[1]
+            np.testing.assert_allclose(got[b, i], [(x + xb) / 2, (y + yb) / 2, z], rtol=1e-12)
+    # A pose consistent with its own projection is left unchanged.
+    uv_proj = pose[..., :2] / pose[..., 2:] * focal + center
+    same = balanced_coordinates(*(torch.from_numpy(a) for a in (pose, uv_proj, center, focal)))
+    np.testing.assert_allclose(same.numpy(), pose, rtol=1e-10)
+
+
+def test_short_overfit_reduces_loss() -> None:
+    torch.manual_seed(0)
+    model = _small()
+    x, y = torch.randn(8, 4, 17, 2), 0.3 * torch.randn(8, 4, 17, 3)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = multi_level_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    for name, p in model.named_parameters():  # every parameter (γ, α, β included) is trained
+        assert p.grad is not None, name
