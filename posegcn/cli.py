@@ -16,6 +16,7 @@ from __future__ import annotations
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger
 
 __all__ = ["PoseGCNCLI", "build_cli", "main"]
 
@@ -60,6 +61,20 @@ class PoseGCNCLI(LightningCLI):
             }
         )
 
+    def _prepare_subcommand_parser(self, klass, subcommand: str, **kwargs) -> LightningArgumentParser:
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand in ("validate", "test"):
+            # the modules print their own per-action table; Lightning's would list every key
+            parser.set_defaults(verbose=False)
+        return parser
+
+    def instantiate_trainer(self, **kwargs) -> pl.Trainer:
+        # Without an explicit logger, record everything locally (CSV) under default_root_dir.
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        if trainer_config.get("logger") in (None, True) and "logger" not in kwargs:
+            kwargs["logger"] = CSVLogger(save_dir=trainer_config.get("default_root_dir") or "logs")
+        return super().instantiate_trainer(**kwargs)
+
 
 def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
     """Parse ``args`` and, with ``run=True``, execute the subcommand; returns the CLI object.
@@ -77,9 +92,12 @@ def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
             # The data modules shard evaluation sets themselves without padding, so that
             # metrics are exact on several processes; Lightning's sampler would pad.
             "use_distributed_sampler": False,
+            "default_root_dir": "logs",
             "callbacks": [LearningRateLogger(logging_interval="step")],
         },
         save_config_kwargs={"overwrite": True},
+        # The modules own configure_optimizers: the papers' staircase decay steps per iteration.
+        auto_configure_optimizers=False,
         args=args,
         run=run,
     )

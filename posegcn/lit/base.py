@@ -122,8 +122,9 @@ class PoseLiftingModule(pl.LightningModule):
         group_names = list(getattr(dm, "action_names", None) or ["all"])
         joints = self.eval_joints
         if self.val_metrics is None or self.val_metrics.group_names != group_names:
-            self.val_metrics = PoseMetrics(group_names=group_names, joints=joints).to(self.device)
-            self.test_metrics = PoseMetrics(group_names=group_names, joints=joints).to(self.device)
+            n = len(group_names)
+            self.val_metrics = PoseMetrics(n, group_names=group_names, joints=joints).to(self.device)
+            self.test_metrics = PoseMetrics(n, group_names=group_names, joints=joints).to(self.device)
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.Adam(
@@ -177,15 +178,16 @@ class PoseLiftingModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ epoch ends
     def on_validation_epoch_end(self) -> None:
-        results = self.val_metrics.compute()
+        results = self.val_metrics.compute_flat()
         self.val_metrics.reset()
         for key in ("mpjpe", "p_mpjpe", "mpjpe_actionwise", "p_mpjpe_actionwise", "n_mpjpe", "pck", "auc"):
             if key in results:
                 self.log(f"val/{key}", results[key], prog_bar=key in ("mpjpe", "p_mpjpe"), sync_dist=False)
 
     def on_test_epoch_end(self) -> None:
-        results = self.test_metrics.compute()
-        table = self.test_metrics.table()
+        actionwise = self.test_metrics.compute_actionwise()
+        results = self.test_metrics.compute_flat(actionwise)
+        table = self.test_metrics.table(actionwise)
         self.test_metrics.reset()
         for key, value in results.items():
             if math.isfinite(value):
