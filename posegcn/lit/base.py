@@ -188,22 +188,28 @@ class PoseLiftingModule(pl.LightningModule):
         actionwise = self.test_metrics.compute_actionwise()
         results = self.test_metrics.compute_flat(actionwise)
         table = self.test_metrics.table(actionwise)
+        counts = next(iter(actionwise.values())).counts.tolist()
+        frames = {"all": int(sum(counts)), **dict(zip(self.test_metrics.group_names, map(int, counts)))}
         self.test_metrics.reset()
         for key, value in results.items():
             if math.isfinite(value):
                 self.log(f"test/{key}", value, sync_dist=False)
         self.last_test_results = dict(results)
-        self._report_test(results, table)
+        # trainer.log_dir is a collective (broadcast) under DDP: ask on every rank.
+        log_dir = self.trainer.log_dir or self.trainer.default_root_dir
+        self._report_test(results, frames, table, log_dir)
 
     @rank_zero_only
-    def _report_test(self, results: dict[str, float], table: str) -> None:
+    def _report_test(
+        self, results: dict[str, float], frames: dict[str, int], table: str, log_dir: str
+    ) -> None:
         rank_zero_info("\n" + table)
-        log_dir = self.trainer.log_dir or self.trainer.default_root_dir
         os.makedirs(log_dir, exist_ok=True)
         path = os.path.join(log_dir, "test_metrics.json")
         payload = {
             "units": "millimetres (errors), percent (pck, auc)",
             "checkpoint": getattr(self.trainer, "ckpt_path", None),
+            "frames": frames,
             "metrics": {k: (v if math.isfinite(v) else None) for k, v in results.items()},
         }
         with open(path, "w") as fh:
