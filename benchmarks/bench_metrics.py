@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--reference-poses", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON instead of a table")
+    parser.add_argument("--output", default=None, help="also write the numbers as JSON to this file")
     args = parser.parse_args(argv)
     results = run(
         num_poses=args.num_poses,
@@ -167,6 +168,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         threads=args.threads,
     )
     print(json.dumps(results, indent=2) if args.json else format_table(results))
+    if args.output:
+        with open(args.output, "w") as fh:
+            json.dump(results, fh, indent=2)
     return results
 
 
