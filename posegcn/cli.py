@@ -3,20 +3,39 @@
     posegcn fit  --config configs/modgcn.yaml --config configs/data/synthetic.yaml
     posegcn test --config configs/modgcn.yaml --ckpt_path logs/.../checkpoints/last.ckpt
     posegcn fit  --config configs/modgcn.yaml --print_config
+    posegcn lift --ckpt best.ckpt --input keypoints.npz --output poses_3d.npz   (posegcn/predict.py)
 
 Models and data modules are chosen in YAML by ``class_path`` (subclass mode); every
 knob is a typed ``__init__`` argument.  The joint count and window length are
 linked from the data to the model.  Defaults a user expects are added here: best
 and last checkpoints by validation MPJPE, a learning-rate monitor, exact
 (unpadded) distributed evaluation and a fixed seed recorded in the saved config.
+Figures and the action-wise table go to the logger (``--figures.*``, :mod:`posegcn.callbacks`);
+``predict`` writes ``predictions.npz`` (``--prediction_writer.*``, :mod:`posegcn.predict`);
+``configs/logger/wandb.yaml`` switches the logger to W&B, whose files then live under
+``default_root_dir`` and whose config/metrics files go into the run's own folder.
+``posegcn lift`` (own keypoints → 3D) is dispatched to :func:`posegcn.predict.main`
+before the LightningCLI.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import inspect
+import io
+import os
+import sys
+
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import CheckpointIO
+
+from posegcn.callbacks import PoseFigureLogger, run_log_dir
+from posegcn.checkpointing import AtomicCheckpointIO, PoseModelCheckpoint, find_last_checkpoint
+from posegcn.predict import PredictionWriter
 
 __all__ = ["PoseGCNCLI", "build_cli", "main"]
 
@@ -40,6 +59,28 @@ class LearningRateLogger(LearningRateMonitor):
             super().on_train_epoch_start(trainer, *args, **kwargs)
 
 
+class RunDirSaveConfigCallback(SaveConfigCallback):
+    """Saves ``config.yaml`` into the run's own folder (:func:`posegcn.callbacks.run_log_dir`).
+
+    Lightning's writes into ``trainer.log_dir``, which for W&B is the ``save_dir`` shared by
+    all runs (ecosystem-notes.md): each run would overwrite (or refuse) the previous config.
+    """
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.already_saved:
+            return
+        log_dir = run_log_dir(trainer)  # broadcasts: every rank
+        if trainer.is_global_zero:
+            os.makedirs(log_dir, exist_ok=True)
+            path = os.path.join(log_dir, self.config_filename)
+            self.parser.save(
+                self.config, path, skip_none=False, overwrite=self.overwrite, multifile=self.multifile
+            )
+            self.save_config(trainer, pl_module, stage)
+            self.already_saved = True
+        self.already_saved = trainer.strategy.broadcast(self.already_saved)
+
+
 class PoseGCNCLI(LightningCLI):
     """LightningCLI with posegcn's links and defaults."""
 
@@ -48,7 +89,9 @@ class PoseGCNCLI(LightningCLI):
         # link the init_args explicitly (ecosystem-notes.md).
         parser.link_arguments("data.init_args.num_joints", "model.init_args.num_joints")
         parser.link_arguments("data.init_args.num_frames", "model.init_args.num_frames")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        # --checkpoint.*: best by val/mpjpe + last (also every N steps with --checkpoint.every_n_train_steps N)
+        parser.add_lightning_class_args(PoseModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(PoseFigureLogger, "figures")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/mpjpe",
@@ -66,14 +109,110 @@ class PoseGCNCLI(LightningCLI):
         if subcommand in ("validate", "test"):
             # the modules print their own per-action table; Lightning's would list every key
             parser.set_defaults(verbose=False)
+        if subcommand == "predict":
+            parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         return parser
+
+    #: Evaluation-only model options: with ``--ckpt_path`` Lightning overwrites the parsed model
+    #: arguments with the checkpoint's hyper-parameters; these keep the value the user gave.
+    EVALUATION_OPTIONS = ("test_noise_px", "test_flip", "eval_joints")
+
+    def before_instantiate_classes(self) -> None:
+        # A WandbLogger without save_dir (configs/logger/wandb.yaml) keeps its files in the run
+        # folder default_root_dir instead of the working directory.
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        loggers = config.get("trainer.logger")
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            if str(getattr(logger, "class_path", "")).endswith("WandbLogger"):
+                if logger.init_args.get("save_dir") in (None, "."):
+                    logger.init_args["save_dir"] = config.get("trainer.default_root_dir") or "logs"
+
+    def _parse_ckpt_path(self) -> None:
+        subcommand = self.config.get("subcommand")
+        key = f"{subcommand}.model.init_args"
+        given = {}
+        if subcommand and self.config.get(key) is not None:
+            given = {k: self.config[key].get(k) for k in self.EVALUATION_OPTIONS}
+        self._merge_checkpoint_hparams()
+        for option, value in given.items():
+            if value is not None and self.config.get(key) is not None:
+                self.config[key][option] = value
+
+    def _merge_checkpoint_hparams(self) -> None:
+        """Lightning's merge of a checkpoint's hyper-parameters into the model config, with readable errors.
+
+        A truncated file, or hyper-parameters the configured model does not accept (a checkpoint
+        of another architecture), are reported naming the checkpoint instead of a zip-reader
+        traceback or a dump of the hyper-parameters.
+        """
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not ckpt_path or not os.path.isfile(ckpt_path):
+            return
+        ckpt = AtomicCheckpointIO().load_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
+        hparams = dict(ckpt.get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        writer = (
+            hparams.get("_class_path")
+            or ckpt.get("posegcn_module")
+            or "a module that did not record its class"
+        )
+        if "_class_path" in hparams:
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        errors = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(errors):
+                self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
+        except SystemExit:
+            lines = [ln.strip() for ln in errors.getvalue().splitlines()]
+            reasons = [ln for ln in lines if "not accepted" in ln] or lines[-2:]
+            configured = (self.config[subcommand].get("model") or {}).get("class_path", "?")
+            with contextlib.suppress(Exception):  # name every foreign hyper-parameter when the class imports
+                module_name, _, class_name = configured.rpartition(".")
+                accepted = inspect.signature(
+                    getattr(importlib.import_module(module_name), class_name)
+                ).parameters
+                foreign = sorted(set(hparams.get("dict_kwargs", hparams)) - set(accepted))
+                if foreign:
+                    reasons = [f"unknown to it: {', '.join(foreign)}"]
+            raise ValueError(
+                f"checkpoint {ckpt_path} does not fit the configured model: it was written by {writer}, whose "
+                f"hyper-parameters {configured} does not accept ({'; '.join(reasons[:3])}). Use the model "
+                f"config the checkpoint was trained with (config.yaml in its run folder)"
+            ) from None
 
     def instantiate_trainer(self, **kwargs) -> pl.Trainer:
         # Without an explicit logger, record everything locally (CSV) under default_root_dir.
         trainer_config = self._get(self.config_init, "trainer", default={})
+        root = trainer_config.get("default_root_dir") or "logs"
+        self._resolve_last_checkpoint(root)
         if trainer_config.get("logger") in (None, True) and "logger" not in kwargs:
-            kwargs["logger"] = CSVLogger(save_dir=trainer_config.get("default_root_dir") or "logs")
+            kwargs["logger"] = CSVLogger(save_dir=root)
+        # Checkpoints are written atomically (posegcn/checkpointing.py) unless the user brings a CheckpointIO.
+        plugins = trainer_config.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if "plugins" not in kwargs and not any(isinstance(p, CheckpointIO) for p in plugins):
+            kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
+
+    def _resolve_last_checkpoint(self, root: str) -> None:
+        """``fit --ckpt_path last`` without a fixed ``--checkpoint.dirpath``: resume the newest run under ``root``.
+
+        Every run logs into a new ``version_N`` folder, where Lightning alone would find no
+        ``last.ckpt`` and silently start afresh.  The newest ``<root>/**/checkpoints/last.ckpt``
+        is passed explicitly instead; the resumed run logs into a new ``version_N`` (the CSV
+        logger would delete the old run's ``metrics.csv`` if it reused the folder).
+        """
+        if self.subcommand != "fit" or self._get(self.config_init, "ckpt_path") != "last":
+            return
+        checkpoint = self._get(self.config_init, "checkpoint")
+        if getattr(checkpoint, "dirpath", None) is not None:
+            return  # Lightning looks in the fixed folder itself
+        last = find_last_checkpoint(root)
+        if last is not None:  # else Lightning warns that there is nothing to resume and starts afresh
+            self.config_init[self.subcommand]["ckpt_path"] = str(last)
 
 
 def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
@@ -95,6 +234,7 @@ def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
             "default_root_dir": "logs",
             "callbacks": [LearningRateLogger(logging_interval="step")],
         },
+        save_config_callback=RunDirSaveConfigCallback,
         save_config_kwargs={"overwrite": True},
         # The modules own configure_optimizers: the papers' staircase decay steps per iteration.
         auto_configure_optimizers=False,
@@ -104,8 +244,23 @@ def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
 
 
 def main(args: ArgsType = None) -> None:
-    """Entry point of the ``posegcn`` console script; ``args`` lets tests and notebooks call it."""
-    build_cli(args)
+    """Entry point of the ``posegcn`` console script; ``args`` lets tests and notebooks call it.
+
+    ``posegcn lift …`` goes to :func:`posegcn.predict.main`; everything else to the LightningCLI.
+    A W&B run started by the command is finished at its end, so that a second command in the
+    same process (tests, notebooks) starts its own run instead of appending to this one.
+    """
+    argv = sys.argv[1:] if args is None else args
+    if isinstance(argv, (list, tuple)) and argv and argv[0] == "lift":
+        from posegcn.predict import main as lift_main
+
+        lift_main(list(argv[1:]))
+        return
+    cli = build_cli(args)
+    if any(type(logger).__name__ == "WandbLogger" for logger in cli.trainer.loggers):
+        import wandb
+
+        wandb.finish()
 
 
 if __name__ == "__main__":

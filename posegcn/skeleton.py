@@ -14,6 +14,9 @@ Joint orders (see ``README.md`` § Data):
   15 RElbow, 16 RWrist).
 * ``H36M_16``: the 17 minus Neck/Nose — the layout of SemGCN, Modulated GCN's
   GT setting and Stacked-Hourglass detections.
+* ``HUMANEVA_15``: the 15 joints of VideoPose3D's HumanEva-I files (``humaneva15``).
+* ``MPI_INF_3DHP_17``: the 17 joints of the MPI-INF-3DHP test set (``univ_annot3`` order);
+  :data:`MPI_INF_3DHP_TO_H36M_17` maps it to ``H36M_17``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ __all__ = [
     "H36M_32_TO_17",
     "SH_TO_H36M_16",
     "MPI_INF_3DHP_14_OF_H36M_17",
+    "HUMANEVA_15",
+    "MPI_INF_3DHP_17",
+    "MPI_INF_3DHP_TO_H36M_17",
     "h36m_skeleton",
+    "skeleton_for",
 ]
 
 
@@ -241,3 +248,61 @@ def h36m_skeleton(num_joints: int) -> Skeleton:
     if num_joints == 16:
         return H36M_16
     raise ValueError(f"Human3.6M layouts have 16 or 17 joints, got num_joints={num_joints}")
+
+
+# --------------------------------------------------------------------------- HumanEva-I
+# fmt: off
+#: HumanEva-I, 15 joints, as exported by VideoPose3D's ``data/ConvertHumanEva.m`` (the skeleton of
+#: the HumanEva evaluation code ``@body_pose/error.m``; elbows/knees/thorax average the proximal and
+#: distal markers) and declared in its ``common/humaneva_dataset.py`` / ``data_utils.py``
+#: (``humaneva15``: left ``[2, 3, 4, 8, 9, 10]``, right ``[5, 6, 7, 11, 12, 13]``).
+HUMANEVA_15 = Skeleton(
+    parents=(-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
+    joints_left=(2, 3, 4, 8, 9, 10),
+    joints_right=(5, 6, 7, 11, 12, 13),
+    names=(
+        "Pelvis", "Thorax", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist",
+        "LHip", "LKnee", "LAnkle", "RHip", "RKnee", "RAnkle", "Head",
+    ),
+    name="humaneva15",
+)
+
+# --------------------------------------------------------------------------- MPI-INF-3DHP
+#: The 17 joints of the MPI-INF-3DHP test set (``mpii_get_joints('relevant')`` of the dataset's
+#: evaluation code; root = pelvis, index 14).  "Head" is the head centre, "HeadTop" the top.
+MPI_INF_3DHP_17 = Skeleton(
+    parents=(16, 15, 1, 2, 3, 1, 5, 6, 14, 8, 9, 14, 11, 12, -1, 14, 1),
+    joints_left=(5, 6, 7, 11, 12, 13),
+    joints_right=(2, 3, 4, 8, 9, 10),
+    names=(
+        "HeadTop", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
+        "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "Pelvis", "Spine", "Head",
+    ),
+    name="mpi_inf_3dhp17",
+)
+
+#: MPI-INF-3DHP test order → ``H36M_17``: ``h36m17 = mpi[..., MPI_INF_3DHP_TO_H36M_17, :]``
+#: (Pelvis→Hip, Spine→Spine, Neck→Thorax, head centre→Neck/Nose, head top→Head, limbs by name;
+#: the mapping of the lifting works that evaluate on 3DHP, e.g. P-STMO, MixSTE).
+MPI_INF_3DHP_TO_H36M_17 = (14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4)
+# fmt: on
+
+_LAYOUTS = {"h36m": {16: H36M_16, 17: H36M_17}, "humaneva": {15: HUMANEVA_15}}
+
+
+def skeleton_for(num_joints: int, layout: str | None = None) -> Skeleton:
+    """The skeleton a network with ``num_joints`` joints is built for.
+
+    ``layout`` is ``"h36m"`` (16 or 17 joints) or ``"humaneva"`` (15); ``None`` infers it from
+    the joint count, which is unambiguous among the layouts posegcn supports (15 → HumanEva-I,
+    16/17 → Human3.6M).
+    """
+    layouts = [layout] if layout is not None else list(_LAYOUTS)
+    if layout is not None and layout not in _LAYOUTS:
+        raise ValueError(f"unknown skeleton layout {layout!r}; expected one of {list(_LAYOUTS)}")
+    for name in layouts:
+        if num_joints in _LAYOUTS[name]:
+            return _LAYOUTS[name][num_joints]
+    known = {name: sorted(sizes) for name, sizes in _LAYOUTS.items()}
+    where = f"layout {layout!r}" if layout is not None else "any layout"
+    raise ValueError(f"no skeleton with num_joints={num_joints} in {where}; known joint counts: {known}")

@@ -1,4 +1,4 @@
-"""Human3.6M data: file loading, the pose codec, batched datasets and LightningDataModules."""
+"""Pose data (Human3.6M; HumanEva-I, MPI-INF-3DHP test): loaders, codec, batched datasets, DataModules."""
 
 from posegcn.data.codec import PoseCodec
 from posegcn.data.datamodule import (
@@ -8,12 +8,18 @@ from posegcn.data.datamodule import (
     SyntheticH36MDataModule,
 )
 from posegcn.data.h36m import DATA_3D_FILE, H36MFiles, PoseArrays, action_group, data_2d_file, load_h36m
+from posegcn.data.humaneva import HumanEvaDataModule, HumanEvaFiles, load_humaneva
+from posegcn.data.mpi_inf_3dhp import MPIINF3DHPDataModule, MPIINF3DHPTestFile, load_mpi_inf_3dhp_test
 
 __all__ = [
     "DATA_3D_FILE",
     "BatchIndexSampler",
     "H36MDataModule",
     "H36MFiles",
+    "HumanEvaDataModule",
+    "HumanEvaFiles",
+    "MPIINF3DHPDataModule",
+    "MPIINF3DHPTestFile",
     "PoseArrays",
     "PoseBatchDataset",
     "PoseCodec",
@@ -21,4 +27,6 @@ __all__ = [
     "action_group",
     "data_2d_file",
     "load_h36m",
+    "load_humaneva",
+    "load_mpi_inf_3dhp_test",
 ]

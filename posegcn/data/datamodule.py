@@ -23,13 +23,20 @@ import math
 from collections.abc import Iterator
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from posegcn.data.h36m import H36MFiles, PoseArrays, action_group
 from posegcn.skeleton import Skeleton, h36m_skeleton
 
-__all__ = ["PoseBatchDataset", "BatchIndexSampler", "H36MDataModule", "SyntheticH36MDataModule"]
+__all__ = [
+    "PoseBatchDataset",
+    "BatchIndexSampler",
+    "ResumableDataLoader",
+    "H36MDataModule",
+    "SyntheticH36MDataModule",
+]
 
 # Offset separating the flip-augmentation random stream from the shuffling stream.
 _FLIP_SEED_OFFSET = 1_000_003
@@ -46,7 +53,11 @@ class PoseBatchDataset(Dataset):
         arrays: the samples of one split.
         num_frames: window length ``T`` (1 = single frame).
         flip_augment: mirror a random half of every batch (training only).
-        seed: seed of the flip mask stream (re-derived per epoch by :meth:`set_epoch`).
+        seed: seed of the flip mask stream.
+
+    Flip masks are *counter-based*: the mask of a batch is drawn from a generator seeded by
+    ``(seed, epoch, batch position in the epoch)``, so a run resumed in the middle of an
+    epoch draws exactly the masks an uninterrupted run draws (:meth:`set_position`).
     """
 
     def __init__(self, arrays: PoseArrays, num_frames: int = 1, flip_augment: bool = False, seed: int = 0):
@@ -61,7 +72,8 @@ class PoseBatchDataset(Dataset):
         self._mirror_2d = torch.tensor([-1.0, 1.0])
         self._mirror_3d = torch.tensor([-1.0, 1.0, 1.0])
         self._generator = torch.Generator()
-        self.set_epoch(0)
+        self._epoch = 0
+        self._batch = 0
 
     @property
     def window_center(self) -> int:
@@ -69,8 +81,12 @@ class PoseBatchDataset(Dataset):
         return (self.num_frames - 1) // 2
 
     def set_epoch(self, epoch: int) -> None:
-        """Restart the flip mask stream so that each epoch's flips are reproducible."""
-        self._generator.manual_seed(self.seed + epoch + _FLIP_SEED_OFFSET)
+        """Restart the flip mask stream at the first batch of ``epoch``."""
+        self.set_position(epoch, 0)
+
+    def set_position(self, epoch: int, batch: int) -> None:
+        """The next gathered batch is batch ``batch`` of ``epoch`` (its flip mask depends on nothing else)."""
+        self._epoch, self._batch = int(epoch), int(batch)
 
     def __len__(self) -> int:
         return len(self.arrays)
@@ -119,6 +135,9 @@ class PoseBatchDataset(Dataset):
 
         Works in place on the freshly gathered batch tensors.
         """
+        key = np.random.SeedSequence([self.seed + _FLIP_SEED_OFFSET, self._epoch, self._batch])
+        self._generator.manual_seed(int(key.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+        self._batch += 1
         chosen = torch.randperm(pose_2d.shape[0], generator=self._generator)[: pose_2d.shape[0] // 2]
         for pose, sign in ((pose_2d, self._mirror_2d), (pose_3d, self._mirror_3d)):
             pose[chosen] = pose[chosen].index_select(-2, self._flip_perm) * sign
@@ -170,6 +189,8 @@ class BatchIndexSampler(Sampler[torch.Tensor]):
         self.drop_last = drop_last
         self.dataset = dataset
         self.epoch = 0
+        self._skip = 0  # batches to skip at the next iter() (mid-epoch resume)
+        self._yielded = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -188,14 +209,50 @@ class BatchIndexSampler(Sampler[torch.Tensor]):
             perm = perm.repeat(math.ceil(total / n))[:total]
         return perm[self.rank :: w]
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def batches(self) -> tuple[torch.Tensor, ...]:
+        """All of this rank's batches of the current epoch."""
         indices = self.shard()
         batches = (
             indices.split(self.batch_size) if len(indices) else ()
         )  # split() of nothing gives one empty batch
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches = batches[:-1]
-        return iter(batches)
+        return batches
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """Make the next iteration continue epoch ``epoch`` after its first ``batches_done`` batches.
+
+        Used to resume a run that stopped in the middle of an epoch: the batches (and flip
+        masks) that follow are those an uninterrupted run would have produced.  Applies to
+        the next ``iter()`` only.
+        """
+        if batches_done < 0:
+            raise ValueError(f"batches_done must be >= 0, got {batches_done}")
+        self.set_epoch(epoch)
+        self._skip = int(batches_done)
+
+    def state_dict(self) -> dict[str, int]:
+        """Position of the last iterator created: ``{"epoch", "batches_yielded"}``.
+
+        ``batches_yielded`` counts the batches handed to the loader, which may be ahead of
+        the batches the model has consumed (Lightning prefetches one); the DataModule
+        records the consumed count instead (:meth:`H36MDataModule.state_dict`).
+        """
+        return {"epoch": self.epoch, "batches_yielded": self._yielded}
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        batches = self.batches()
+        start, self._skip = min(self._skip, len(batches)), 0
+        self._yielded = start
+        return self._iterate(batches, start, self.epoch)
+
+    def _iterate(self, batches: tuple[torch.Tensor, ...], start: int, epoch: int) -> Iterator[torch.Tensor]:
+        for b in range(start, len(batches)):
+            if self.dataset is not None:
+                # the DataLoader gathers this batch right after we yield it (num_workers=0)
+                self.dataset.set_position(epoch, b)
+            self._yielded = b + 1
+            yield batches[b]
 
     def __len__(self) -> int:
         if self.shuffle:
@@ -205,6 +262,22 @@ class BatchIndexSampler(Sampler[torch.Tensor]):
                 self.rank + 1
             ) * self.num_samples // self.world_size - self.rank * self.num_samples // self.world_size
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+
+class ResumableDataLoader(DataLoader):
+    """The training loader: marks itself resumable for Lightning (``state_dict``/``load_state_dict``).
+
+    The position that matters is restored by the DataModule (:meth:`H36MDataModule.load_state_dict`),
+    because Lightning hands loader states back only for epochs that were unfinished when the
+    checkpoint was written; the loader's own state is informational.
+    """
+
+    def state_dict(self) -> dict[str, int]:
+        sampler = self.sampler
+        return sampler.state_dict() if isinstance(sampler, BatchIndexSampler) else {}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        pass  # see the class docstring
 
 
 class H36MDataModule(pl.LightningDataModule):
@@ -262,6 +335,7 @@ class H36MDataModule(pl.LightningDataModule):
         self._arrays: dict[str, PoseArrays] = {}
         self._datasets: dict[str, PoseBatchDataset] = {}
         self._action_names: list[str] | None = None
+        self._resume_position: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ before setup
     @property
@@ -371,6 +445,35 @@ class H36MDataModule(pl.LightningDataModule):
             return 0, 1
         return self.trainer.global_rank, self.trainer.world_size
 
+    # ------------------------------------------------------------------ resuming
+    def state_dict(self) -> dict[str, int]:
+        """Where the training stream stands, saved in every checkpoint: ``{"epoch", "batches_done"}``.
+
+        ``batches_done`` counts the batches of ``epoch`` the model has *consumed* (Lightning
+        prefetches one more); a finished epoch is recorded as ``(epoch + 1, 0)``.  Resuming
+        from the checkpoint (``--ckpt_path``) restores it through :meth:`load_state_dict`,
+        and the next training loader continues the same shuffled order and flip masks.
+        """
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "fit":
+            return {}
+        epoch = trainer.current_epoch
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        total = trainer.num_training_batches
+        if done >= total:
+            epoch, done = epoch + 1, 0
+        return {"epoch": int(epoch), "batches_done": int(done)}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        if not state_dict:
+            return
+        missing = {"epoch", "batches_done"} - set(state_dict)
+        if missing:
+            raise KeyError(
+                f"{type(self).__name__} state in the checkpoint lacks {sorted(missing)}: got {state_dict}"
+            )
+        self._resume_position = (int(state_dict["epoch"]), int(state_dict["batches_done"]))
+
     # ------------------------------------------------------------------ loaders
     def _loader(self, split: str, train: bool) -> DataLoader:
         if split not in self._datasets:
@@ -386,7 +489,13 @@ class H36MDataModule(pl.LightningDataModule):
             world_size=world_size,
             dataset=dataset if train else None,
         )
-        return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
+        if not train:
+            return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
+        if self._resume_position is not None:
+            # restored from a checkpoint: continue that epoch where the model stopped
+            sampler.resume(*self._resume_position)
+            self._resume_position = None
+        return ResumableDataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -71,6 +71,8 @@ __all__ = [
     "generate_synthetic_h36m",
     "ensure_synthetic_h36m",
     "synthetic_skeleton_offsets",
+    "generate_synthetic_humaneva",
+    "generate_synthetic_3dhp_test",
     "main",
 ]
 
@@ -966,6 +968,169 @@ def ensure_synthetic_h36m(
     ):
         return root
     return generate_synthetic_h36m(root, frames_per_take=frames_per_take, seed=seed, sources=sources)
+
+
+# =============================================================================== other datasets
+# The same kinematics in the file layouts of the cross-dataset evaluations (README.md § Data):
+# HumanEva-I as VideoPose3D writes it, and the MPI-INF-3DHP test set as P-STMO writes it.
+
+#: Joints of the 32-marker tree kept in the HumanEva-I 15-joint order (Pelvis, Thorax, left arm,
+#: right arm, left leg, right leg, Head top).
+H36M_32_TO_HUMANEVA_15 = (0, 13, 17, 18, 19, 25, 26, 27, 6, 7, 8, 1, 2, 3, 15)
+#: Synthetic HumanEva-I takes and the motion each is made of; ``chunk2`` mimics a sequence cut
+#: at corrupt mocap frames.
+SYNTHETIC_HUMANEVA_TAKES = ("Walking 1 chunk0", "Walking 1 chunk2", "Jog 1 chunk0", "Box 1 chunk0")
+SYNTHETIC_HUMANEVA_SUBJECTS = tuple(f"{split}/S{k}" for split in ("Train", "Validate") for k in (1, 2, 3))
+#: Motion of each synthetic MPI-INF-3DHP test sequence (an H36M action pattern).
+SYNTHETIC_3DHP_MOTION = {
+    "TS1": "Walking", "TS2": "Directions", "TS3": "Sitting", "TS4": "Greeting", "TS5": "Walking",
+    "TS6": "Discussion",
+}  # fmt: skip
+_STREAM_HUMANEVA, _STREAM_3DHP = 4, 5
+_HUMANEVA_FOCAL_PX = 760.0  # a plausible pinhole for the 640x480 cameras (the real files ship 2D pixels)
+_3DHP_FOCAL_PX = {"studio": 1500.0, "outdoor": 1684.0}  # ≈ the test set's intrinsics (TS1–4 / TS5–6)
+
+
+def _jog(m: _Take) -> None:
+    _walking(m, speed=(2.2, 2.8), arm_swing=35.0)
+    m.add_both("elbow", 60.0)  # jogging arms are bent
+
+
+def _box(m: _Take) -> None:
+    m.turn(20)
+    m.wander(0.2)
+    m.add_both("knee", 15.0)
+    m.add_both("hip_flex", 10.0)
+    for side in ("L_", "R_"):  # guard up, alternating punches
+        punch = m.cycle(m.u(0.6, 1.2), plateau=False)
+        m.add(side + "shoulder_flex", 60 + 30 * punch)
+        m.add(side + "shoulder_abd", 15.0)
+        m.add(side + "elbow", 120 - 100 * punch)
+
+
+_HUMANEVA_MOTION: dict[str, Callable[[_Take], None]] = {"Walking": _walking, "Jog": _jog, "Box": _box}
+
+
+def _synthetic_motion(
+    motion: Callable[[_Take], None], rng: np.random.Generator, offsets: np.ndarray, n_frames: int, fps: int,
+    excursion: float,
+) -> np.ndarray:  # fmt: skip
+    """World positions ``[B, n_frames, 32, 3]`` of one take for the bodies ``offsets [B, 32, 3]``: the
+    kinematics of :func:`_generate_take`, with the horizontal path shrunk by ``excursion`` about the
+    origin (a smaller capture volume than Human3.6M's)."""
+    scale = np.linalg.norm(offsets[:, 2], axis=-1) / np.linalg.norm(_REST_OFFSETS[2])
+    m = _Take(t=np.arange(n_frames) / fps, rng=rng, scale=scale)
+    _base_posture(m)
+    motion(m)
+    root_rotation, euler = _euler_angles(m.dofs, m.yaw)
+    world = forward_kinematics(offsets, root_rotation, np.zeros(m.yaw.shape + (3,)), _euler_yxz(euler))
+    world[..., 2] -= world[..., 2].min(axis=-1, keepdims=True) - _FLOOR_CLEARANCE
+    path = m.offset - m.offset.mean(axis=1, keepdims=True)
+    world[..., :2] += excursion * path[:, :, None, :]
+    return world
+
+
+def generate_synthetic_humaneva(root: str | Path, frames_per_take: int = 120, seed: int = 0) -> Path:
+    """Write a synthetic HumanEva-I in VideoPose3D's layout into ``root``; returns ``root``.
+
+    Files: ``data_3d_humaneva15.npz`` (``positions_3d``: ``{subject: {take: float32 [F, 15, 3]}}``,
+    world metres, z up, 60 fps) and ``data_2d_humaneva15_gt.npz`` (``positions_2d``:
+    ``{subject: {take: [C1, C2, C3]}}`` of float32 ``[F, 15, 2]`` pixels, ``metadata`` of the
+    ``humaneva15`` layout).  Subjects ``Train/S1…S3`` and ``Validate/S1…S3`` (S1–S3 have the bodies of
+    the synthetic Human3.6M S1, S5, S6), takes :data:`SYNTHETIC_HUMANEVA_TAKES`.  The 2D keypoints
+    are pinhole projections (focal 760 px, 640×480) through the real HumanEva extrinsics, which
+    the loader uses to move the 3D poses into each camera.
+    """
+    from posegcn.data.humaneva import HUMANEVA_EXTRINSICS, HUMANEVA_FPS, HUMANEVA_RESOLUTION
+
+    if not isinstance(frames_per_take, int | np.integer) or frames_per_take < 1:
+        raise ValueError(f"frames_per_take must be a positive integer, got {frames_per_take!r}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    bodies = synthetic_skeleton_offsets(seed)
+    body = np.stack([bodies[s] for s in ("S1", "S5", "S6")])
+    w, h = HUMANEVA_RESOLUTION
+    centre = np.array([w / 2, h / 2])
+    positions_3d: dict[str, dict[str, np.ndarray]] = {s: {} for s in SYNTHETIC_HUMANEVA_SUBJECTS}
+    positions_2d: dict[str, dict[str, list[np.ndarray]]] = {s: {} for s in SYNTHETIC_HUMANEVA_SUBJECTS}
+    for split_index, split in enumerate(("Train", "Validate")):
+        for take_index, take in enumerate(SYNTHETIC_HUMANEVA_TAKES):
+            rng = np.random.default_rng([seed, _STREAM_HUMANEVA, split_index, take_index])
+            motion = _HUMANEVA_MOTION[take.split(" ")[0]]
+            world = _synthetic_motion(motion, rng, body, frames_per_take, HUMANEVA_FPS, excursion=0.3)
+            joints = world[:, :, list(H36M_32_TO_HUMANEVA_15)].astype(np.float32)
+            for b in range(3):
+                subject = f"{split}/S{b + 1}"
+                positions_3d[subject][take] = np.ascontiguousarray(joints[b])
+                cams = []
+                for q, t in HUMANEVA_EXTRINSICS[f"S{b + 1}"]:
+                    x_cam = world_to_camera(
+                        joints[b].astype(np.float64), np.asarray(q), np.asarray(t, dtype=np.float64) / 1000
+                    )
+                    uv = _HUMANEVA_FOCAL_PX * x_cam[..., :2] / x_cam[..., 2:] + centre
+                    cams.append(uv.astype(np.float32))
+                positions_2d[subject][take] = cams
+    metadata = {
+        "layout_name": "humaneva15",
+        "num_joints": 15,
+        "keypoints_symmetry": [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]],
+    }
+    _save_npz(root / "data_3d_humaneva15.npz", positions_3d=positions_3d)
+    _save_npz(root / "data_2d_humaneva15_gt.npz", positions_2d=positions_2d, metadata=metadata)
+    return root
+
+
+def generate_synthetic_3dhp_test(
+    root: str | Path, frames_per_sequence: int = 150, seed: int = 0, invalid_fraction: float = 0.1
+) -> Path:
+    """Write a synthetic MPI-INF-3DHP test set ``data_test_3dhp.npz`` (P-STMO's layout) into ``root``.
+
+    ``data`` → ``{"TS1"…"TS6": {"data_2d": float32 [F, 17, 2] px, "data_3d": float32 [F, 17, 3]
+    camera-frame mm, "valid": uint8 [F]}}`` in the 17-joint 3DHP test order
+    (:data:`~posegcn.skeleton.MPI_INF_3DHP_17`); images 2048×2048 (TS1–4) and 1920×1080 (TS5–6)
+    seen by a level pinhole camera 4.5 m (studio) or 5.5 m (outdoor) away.  About
+    ``invalid_fraction`` of the frames of every sequence, in two blocks, are flagged invalid and
+    hold zeros, so a reader that ignores ``valid`` gets visibly wrong poses.
+    """
+    from posegcn.data.mpi_inf_3dhp import MPI_INF_3DHP_IMAGE_SIZE
+    from posegcn.skeleton import MPI_INF_3DHP_TO_H36M_17
+
+    if not isinstance(frames_per_sequence, int | np.integer) or frames_per_sequence < 4:
+        raise ValueError(f"frames_per_sequence must be an integer >= 4, got {frames_per_sequence!r}")
+    if not 0.0 <= invalid_fraction < 1.0:
+        raise ValueError(f"invalid_fraction must lie in [0, 1), got {invalid_fraction!r}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    bodies = synthetic_skeleton_offsets(seed)
+    # h36m17[i] = mpi17[MPI_INF_3DHP_TO_H36M_17[i]]  ⇒  mpi17 = h36m17[inverse]
+    inverse = np.argsort(MPI_INF_3DHP_TO_H36M_17)
+    data = {}
+    for k, (name, action) in enumerate(SYNTHETIC_3DHP_MOTION.items()):
+        rng = np.random.default_rng([seed, _STREAM_3DHP, k])
+        body = bodies[SYNTHETIC_SUBJECTS[k % len(SYNTHETIC_SUBJECTS)]][None]
+        world = _synthetic_motion(_ACTION_MOTION[action], rng, body, frames_per_sequence, FPS, excursion=0.3)
+        h36m17 = world[0][:, list(H36M_32_TO_17)]
+        outdoor = name in ("TS5", "TS6")
+        distance, height = (5.5, 1.0) if outdoor else (4.5, 1.0)
+        # level camera looking along +y: x right, y down, z forward
+        x_cam = np.stack([h36m17[..., 0], height - h36m17[..., 2], h36m17[..., 1] + distance], -1)
+        w, h = MPI_INF_3DHP_IMAGE_SIZE[name]
+        f = _3DHP_FOCAL_PX["outdoor" if outdoor else "studio"]
+        uv = f * x_cam[..., :2] / x_cam[..., 2:] + np.array([w / 2, h / 2])
+        valid = np.ones(frames_per_sequence, dtype=np.uint8)
+        n_bad = int(round(invalid_fraction * frames_per_sequence / 2))
+        if n_bad:
+            half = frames_per_sequence // 2
+            for lo, hi in ((1, half - n_bad), (half, frames_per_sequence - n_bad)):
+                start = int(rng.integers(lo, max(lo + 1, hi)))
+                valid[start : start + n_bad] = 0
+        data_2d = uv[:, inverse].astype(np.float32)
+        data_3d = (1000.0 * x_cam[:, inverse]).astype(np.float32)
+        data_2d[valid == 0] = 0.0
+        data_3d[valid == 0] = 0.0
+        data[name] = {"data_2d": data_2d, "data_3d": data_3d, "valid": valid}
+    _save_npz(root / "data_test_3dhp.npz", data=data)
+    return root
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,17 +22,63 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 
+from posegcn.callbacks import run_log_dir
 from posegcn.metrics import PoseMetrics
-from posegcn.skeleton import Skeleton, h36m_skeleton
+from posegcn.skeleton import Skeleton, skeleton_for
 
-__all__ = ["PoseLiftingModule", "staircase_decay"]
+__all__ = ["PoseLiftingModule", "staircase_decay", "add_pixel_noise", "noise_key", "noise_table"]
+
+#: Metrics reported per noise level of ``test_noise_px``.
+NOISE_METRICS = ("mpjpe", "p_mpjpe", "mpjpe_actionwise", "p_mpjpe_actionwise")
+#: Image width assumed when a batch carries no ``image_width`` (all Human3.6M cameras).
+DEFAULT_IMAGE_WIDTH = 1000.0
 
 
 def staircase_decay(step: int, decay: float, every: int) -> float:
     """Learning-rate factor ``decay ** floor(step / every)`` (the papers' staircase schedule)."""
     return decay ** (step // every)
+
+
+def noise_key(sigma: float) -> str:
+    """Stable result prefix of a noise level: 5 → ``"noise5"``, 2.5 → ``"noise2.5"``."""
+    return f"noise{float(sigma):g}"
+
+
+def add_pixel_noise(
+    pose_2d: torch.Tensor, sigma_px: float, image_width: torch.Tensor | None = None, seed: int = 0
+) -> torch.Tensor:
+    """Add Gaussian noise of ``sigma_px`` pixels to screen-normalised 2D poses.
+
+    Normalisation divides both axes by the image width (``x_n = 2x/w − 1``), so σ px is
+    ``2σ/w`` normalised units; ``image_width [B]`` per sample, 1000 px when ``None``.
+
+    Shapes: ``[B, (T,) J, 2] → [B, (T,) J, 2]``.
+    """
+    generator = torch.Generator(device=pose_2d.device).manual_seed(seed)
+    noise = torch.randn(pose_2d.shape, generator=generator, device=pose_2d.device, dtype=pose_2d.dtype)
+    if image_width is None:
+        scale = 2.0 * sigma_px / DEFAULT_IMAGE_WIDTH
+    else:
+        width = torch.as_tensor(image_width, dtype=pose_2d.dtype, device=pose_2d.device)
+        scale = (2.0 * sigma_px / width).reshape(-1, *([1] * (pose_2d.dim() - 1)))
+    return pose_2d + noise * scale
+
+
+def noise_table(results: dict[str, float], levels: list[float]) -> str:
+    """The robustness table: one row per noise level, MPJPE and P-MPJPE (mm)."""
+    lines = [
+        "Robustness to 2D noise (mm)",
+        f"{'σ (px)':>8} {'MPJPE':>9} {'P-MPJPE':>9} {'MPJPE act.':>11} {'P-MPJPE act.':>13}",
+    ]
+    for sigma in levels:
+        k = noise_key(sigma)
+        lines.append(
+            f"{sigma:>8g} {results[k + '/mpjpe']:>9.2f} {results[k + '/p_mpjpe']:>9.2f} "
+            f"{results[k + '/mpjpe_actionwise']:>11.2f} {results[k + '/p_mpjpe_actionwise']:>13.2f}"
+        )
+    return "\n".join(lines)
 
 
 class PoseLiftingModule(pl.LightningModule):
@@ -53,6 +99,17 @@ class PoseLiftingModule(pl.LightningModule):
             prediction of the horizontally flipped input (VideoPose3D, Modulated GCN CPN).
         eval_joints: evaluate on this subset of joint indices only (e.g. the 14
             MPI-INF-3DHP joints); ``None`` = all joints.
+        test_noise_px: robustness evaluation (DG-Net Table X): ``test`` additionally
+            evaluates the test set with Gaussian noise of each σ (pixels) added to the
+            2D input, e.g. ``[5, 10, 15, 20]``.  σ px is ``2σ/w`` normalised units, with
+            ``w`` the batch's ``image_width`` (1000 px, the Human3.6M cameras, when the
+            batch has none).  Results: ``test/noise<σ>/{mpjpe,p_mpjpe}`` (frame-pooled)
+            and ``…_actionwise``, in the logs, ``test_metrics.json`` and a printed table.
+            The noise is reproducible for a given batching (one generator per batch).
+        nonfinite_loss: what a NaN/inf training loss does: ``"raise"`` stops training with
+            an error naming the step, epoch and batch; ``"skip"`` warns and skips the batch
+            (no optimiser step).  ``"skip"`` is for a single process: under DDP a batch
+            skipped on one rank only would desynchronise the gradient all-reduce.
     """
 
     def __init__(
@@ -67,6 +124,8 @@ class PoseLiftingModule(pl.LightningModule):
         lr_decay_interval: Literal["step", "epoch"] = "step",
         test_flip: bool = False,
         eval_joints: list[int] | None = None,
+        test_noise_px: list[float] | None = None,
+        nonfinite_loss: Literal["raise", "skip"] = "raise",
     ) -> None:
         super().__init__()
         if num_frames < 1:
@@ -84,15 +143,24 @@ class PoseLiftingModule(pl.LightningModule):
         self.lr_decay_interval = lr_decay_interval
         self.test_flip = test_flip
         self.eval_joints = eval_joints
+        self.test_noise_px = [float(sigma) for sigma in (test_noise_px or [])]
+        if any(not math.isfinite(sigma) or sigma < 0 for sigma in self.test_noise_px):
+            raise ValueError(
+                f"test_noise_px: noise levels must be finite and >= 0 pixels, got {test_noise_px}"
+            )
+        self.nonfinite_loss = nonfinite_loss
+        self.skipped_batches = 0  # training batches skipped for a NaN/inf loss (nonfinite_loss="skip")
         self.val_metrics: PoseMetrics | None = None
         self.test_metrics: PoseMetrics | None = None
+        # one metric collection per noise level; a plain dict keeps them out of the state_dict
+        self.noise_metrics: dict[str, PoseMetrics] = {}
         self.last_test_results: dict[str, float] = {}
 
     # ------------------------------------------------------------------ skeleton
     @property
     def skeleton(self) -> Skeleton:
-        """The skeleton the network was built for (Human3.6M layouts by default)."""
-        return h36m_skeleton(self.num_joints)
+        """The skeleton the network was built for, from the joint count: 16/17 → Human3.6M, 15 → HumanEva-I."""
+        return skeleton_for(self.num_joints)
 
     # ------------------------------------------------------------------ to override
     def training_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -120,11 +188,23 @@ class PoseLiftingModule(pl.LightningModule):
                         f"set both to the same value (e.g. --data.{attr} {mine} --model.{attr} {mine})"
                     )
         group_names = list(getattr(dm, "action_names", None) or ["all"])
-        joints = self.eval_joints
-        if self.val_metrics is None or self.val_metrics.group_names != group_names:
+        # A data module may prescribe its protocol's joint subset (MPI-INF-3DHP: 14 joints).
+        joints = self.eval_joints if self.eval_joints is not None else getattr(dm, "eval_joints", None)
+        joints = None if joints is None else [int(j) for j in joints]
+        if (
+            self.val_metrics is None
+            or self.val_metrics.group_names != group_names
+            or self.val_metrics["mpjpe"].joints != joints
+        ):
             n = len(group_names)
             self.val_metrics = PoseMetrics(n, group_names=group_names, joints=joints).to(self.device)
             self.test_metrics = PoseMetrics(n, group_names=group_names, joints=joints).to(self.device)
+        if stage == "test" and self.test_noise_px:
+            n = len(group_names)
+            self.noise_metrics = {
+                noise_key(sigma): PoseMetrics(n, group_names=group_names, joints=joints).to(self.device)
+                for sigma in self.test_noise_px
+            }
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.Adam(
@@ -139,9 +219,74 @@ class PoseLiftingModule(pl.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": self.lr_decay_interval, "frequency": 1},
         }
 
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # the writing class, so that a checkpoint given to another architecture is named as such
+        checkpoint["posegcn_module"] = f"{type(self).__module__}.{type(self).__qualname__}"
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse, in one readable message, a checkpoint whose weights do not fit this network."""
+        theirs = checkpoint.get("state_dict")
+        if not isinstance(theirs, dict):
+            return
+        mine = self.state_dict()
+        missing = [k for k in mine if k not in theirs]
+        unexpected = [k for k in theirs if k not in mine]
+        reshaped = [
+            f"{k}: checkpoint {list(theirs[k].shape)} vs model {list(v.shape)}"
+            for k, v in mine.items()
+            if k in theirs and hasattr(theirs[k], "shape") and tuple(theirs[k].shape) != tuple(v.shape)
+        ]
+        if not (missing or unexpected or reshaped):
+            return
+
+        def some(items: list[str]) -> str:
+            return ", ".join(items[:3]) + (", …" if len(items) > 3 else "")
+
+        path = getattr(self._trainer, "ckpt_path", None) if self._trainer is not None else None
+        writer = checkpoint.get("posegcn_module", "an unknown module")
+        hp = checkpoint.get("hyper_parameters") or {}
+        shown = {
+            k: hp[k] for k in ("num_joints", "num_frames", "hidden", "num_blocks", "non_local") if k in hp
+        }
+        details = "; ".join(
+            part
+            for part in (
+                f"{len(missing)} weights missing ({some(missing)})" if missing else "",
+                f"{len(unexpected)} unexpected ({some(unexpected)})" if unexpected else "",
+                f"{len(reshaped)} with another shape ({some(reshaped)})" if reshaped else "",
+            )
+            if part
+        )
+        raise ValueError(
+            f"checkpoint {path or ''} does not fit the configured model: it was written by {writer} {shown}, "
+            f"the config builds {type(self).__module__}.{type(self).__qualname__} "
+            f"(num_joints={self.num_joints}, num_frames={self.num_frames}). {details}. Use the model config the "
+            f"checkpoint was trained with (config.yaml in its run folder)"
+        )
+
     # ------------------------------------------------------------------ steps
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss, terms = self.training_loss(batch)
+        if not torch.isfinite(loss):
+            where = f"global step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+            bad_input = not bool(
+                torch.isfinite(batch["pose_2d"]).all() and torch.isfinite(batch["pose_3d"]).all()
+            )
+            cause = (
+                "the batch itself holds NaN/inf inputs or targets"
+                if bad_input
+                else "the inputs are finite: the weights or the learning rate diverged (try a lower --model.lr, "
+                "--trainer.gradient_clip_val 1.0)"
+            )
+            if self.nonfinite_loss == "raise":
+                raise FloatingPointError(
+                    f"training loss is {loss.item()} at {where}: {cause}. Training stopped; resume from the last "
+                    f"good checkpoint with --ckpt_path, or use --model.nonfinite_loss skip to skip such batches"
+                )
+            self.skipped_batches += 1
+            rank_zero_warn(f"skipping the batch at {where}: training loss is {loss.item()} ({cause})")
+            return None  # Lightning skips backward and the optimiser step
         bs = batch["pose_2d"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         for name, value in terms.items():
@@ -168,6 +313,11 @@ class PoseLiftingModule(pl.LightningModule):
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         pred = self.evaluation_pose(batch["pose_2d"])
         self.test_metrics.update(pred, self._target(batch), batch.get("action"))
+        for level, sigma in enumerate(self.test_noise_px):
+            seed = batch_idx * 1009 + level
+            noisy = add_pixel_noise(batch["pose_2d"], sigma, batch.get("image_width"), seed=seed)
+            metrics = self.noise_metrics[noise_key(sigma)]
+            metrics.update(self.evaluation_pose(noisy), self._target(batch), batch.get("action"))
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         out = {"pose_3d": self.evaluation_pose(batch["pose_2d"])}
@@ -191,13 +341,27 @@ class PoseLiftingModule(pl.LightningModule):
         counts = next(iter(actionwise.values())).counts.tolist()
         frames = {"all": int(sum(counts)), **dict(zip(self.test_metrics.group_names, map(int, counts)))}
         self.test_metrics.reset()
+        if self.noise_metrics:
+            robustness = self._noise_results()
+            results.update(robustness)
+            table += "\n\n" + noise_table(robustness, self.test_noise_px)
         for key, value in results.items():
             if math.isfinite(value):
                 self.log(f"test/{key}", value, sync_dist=False)
         self.last_test_results = dict(results)
-        # trainer.log_dir is a collective (broadcast) under DDP: ask on every rank.
-        log_dir = self.trainer.log_dir or self.trainer.default_root_dir
+        # The run's own folder (for W&B not the shared save_dir); a collective under DDP: every rank asks.
+        log_dir = run_log_dir(self.trainer)
         self._report_test(results, frames, table, log_dir)
+
+    def _noise_results(self) -> dict[str, float]:
+        """``noise<σ>/<metric>`` for MPJPE and P-MPJPE (pooled and action-wise) of every level."""
+        out: dict[str, float] = {}
+        for key, metrics in self.noise_metrics.items():
+            flat = metrics.compute_flat()
+            metrics.reset()
+            for name in NOISE_METRICS:
+                out[f"{key}/{name}"] = flat[name]
+        return out
 
     @rank_zero_only
     def _report_test(

@@ -1,0 +1,531 @@
+"""HumanEva-I in the VideoPose3D file format → :class:`~posegcn.data.h36m.PoseArrays` and a DataModule.
+
+Files (VideoPose3D ``DATASETS.md`` § HumanEva-I; made by its ``data/ConvertHumanEva.m`` and
+``data/prepare_data_humaneva.py`` from the original dataset, see ``README.md`` § Data):
+
+* ``data_3d_humaneva15.npz``, key ``positions_3d``: ``{subject: {take: float32 [F, 15, 3]}}``,
+  **world** coordinates in **metres** (the mocap in mm divided by 1000), 60 fps.  Subjects
+  ``Train/S1…S3`` and ``Validate/S1…S3`` (the two halves of each trial-1 sequence; the
+  community tests on ``Validate``).  Takes are ``"<Action> 1 chunk<k>"``: a sequence is cut
+  where the mocap is corrupt, e.g. ``"Walking 1 chunk0"``, ``"Jog 1 chunk2"``; actions
+  ``Walking``, ``Jog``, ``ThrowCatch``, ``Gestures``, ``Box`` (no ``ThrowCatch`` for S3).
+* ``data_2d_humaneva15_<source>.npz``, key ``positions_2d``: ``{subject: {take: [C1, C2, C3]}}``,
+  each float32 ``[F', 15, 2]`` **pixels** of the 640×480 colour cameras, ``F' ≥ F``; key
+  ``metadata``: ``layout_name "humaneva15"``, ``num_joints 15``, ``keypoints_symmetry``.
+  ``gt`` is the projection of the mocap with the dataset's calibration.  Detection files may
+  hold extra ``Unlabeled/…`` subjects (ignored).
+
+Joint order: :data:`~posegcn.skeleton.HUMANEVA_15` (0 Pelvis, 1 Thorax, 2–4 left arm, 5–7 right
+arm, 8–10 left leg, 11–13 right leg, 14 Head).  The graph networks need the same joints in 2D
+and 3D, so 2D files in another layout (VideoPose3D's ``detectron_pt_coco`` holds COCO-17
+keypoints) are refused with an explanation.
+
+Coordinates: the 3D poses are moved into each camera's frame with the extrinsics VideoPose3D
+ships in ``common/humaneva_dataset.py`` (:data:`HUMANEVA_EXTRINSICS`: quaternion camera→world,
+camera centre in mm; its S3 entry repeats S1's), then made root-relative (Pelvis) by the
+:class:`~posegcn.data.codec.PoseCodec`.  The 2D keypoints are already in pixels, so no
+intrinsics are needed; they are screen-normalised with the 640×480 resolution.
+
+Evaluation protocol of the papers (VideoPose3D Table 4, DG-Net Table III): train on
+``Train/S1…S3``, test on ``Validate/S1…S3``, actions Walking and Jog (``Box`` optional), and
+report Protocol #2 (P-MPJPE) per action *and* subject.  The metric groups are therefore
+``"<action>/<subject>"`` (``"Walking/S1"``, …, ``"Jog/S3"``) and the action-wise average is the
+mean over these six cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from posegcn.camera import qinverse, qrot
+from posegcn.data.codec import PoseCodec
+from posegcn.data.datamodule import BatchIndexSampler, PoseBatchDataset
+from posegcn.data.h36m import PoseArrays, _first_bad_frame, _load_npz_key
+from posegcn.skeleton import HUMANEVA_15, Skeleton
+
+__all__ = [
+    "HUMANEVA_DATA_3D_FILE",
+    "HUMANEVA_EXTRINSICS",
+    "HUMANEVA_RESOLUTION",
+    "HumanEvaDataModule",
+    "HumanEvaFiles",
+    "humaneva_data_2d_file",
+    "humaneva_group",
+    "load_humaneva",
+]
+
+HUMANEVA_DATA_3D_FILE = "data_3d_humaneva15.npz"
+#: Image size ``(w, h)`` of the three colour cameras C1–C3.
+HUMANEVA_RESOLUTION = (640, 480)
+HUMANEVA_FPS = 60
+_NUM_JOINTS = HUMANEVA_15.num_joints
+_DOCS = "see README.md § Data (HumanEva-I)"
+
+#: Extrinsics of cameras C1, C2, C3 per subject, as in VideoPose3D ``common/humaneva_dataset.py``:
+#: ``(orientation (w, x, y, z) camera→world, camera centre in world mm)``.
+# fmt: off
+HUMANEVA_EXTRINSICS: dict[str, tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]] = {
+    "S1": (
+        ((0.424207, -0.4983646, -0.5802981, 0.4847012), (4062.227, 663.2477, 1528.397)),
+        ((0.6503354, -0.7481602, -0.0919284, 0.0941766), (844.8131, -3805.2092, 1504.9929)),
+        ((0.0664734, -0.0690535, 0.7416416, -0.6639132), (-797.67377, 3916.3174, 1433.6602)),
+    ),
+    "S2": (
+        ((0.4214752, -0.4961493, -0.5838273, 0.4851187), (4112.9121, 626.4929, 1545.2988)),
+        ((0.6501393, -0.7476588, -0.0954617, 0.0959808), (923.5740, -3877.9243, 1504.5518)),
+        ((0.0699353, -0.0712403, 0.7421637, -0.662742), (-781.4915, 3838.8853, 1444.9929)),
+    ),
+    "S3": (
+        ((0.424207, -0.4983646, -0.5802981, 0.4847012), (4062.2271, 663.2477, 1528.3970)),
+        ((0.6503354, -0.7481602, -0.0919284, 0.0941766), (844.8131, -3805.2092, 1504.9929)),
+        ((0.0664734, -0.0690535, 0.7416416, -0.6639132), (-797.6738, 3916.3174, 1433.6602)),
+    ),
+}
+# fmt: on
+
+_SYMMETRY_15 = (frozenset(HUMANEVA_15.joints_left), frozenset(HUMANEVA_15.joints_right))
+
+
+def humaneva_data_2d_file(source: str) -> str:
+    """File name of a 2D source: ``data_2d_humaneva15_<source>.npz``."""
+    return f"data_2d_humaneva15_{source}.npz"
+
+
+def subject_id(subject: str) -> str:
+    """The person of a split-qualified subject: ``"Validate/S2"`` → ``"S2"``."""
+    return subject.split("/")[-1]
+
+
+def humaneva_group(subject: str, take: str) -> str:
+    """Metric group of a take: ``("Validate/S1", "Walking 1 chunk0")`` → ``"Walking/S1"``."""
+    return f"{take.split(' ')[0]}/{subject_id(subject)}"
+
+
+def _take_matches(take: str, wanted: Sequence[str]) -> bool:
+    # VideoPose3D's action filter: a take is kept when its name starts with an entry
+    # ("Walk" and "Walking" both select "Walking 1 chunk0").
+    return any(take.startswith(a) for a in wanted)
+
+
+def _camera_rotations(subject: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(M, t)]`` per camera with ``X_cam = (X_world − t) M`` (t in metres), see ``h36m._world_to_camera``."""
+    person = subject_id(subject)
+    if person not in HUMANEVA_EXTRINSICS:
+        raise KeyError(
+            f"subject {subject!r} has no camera calibration (calibrated: {sorted(HUMANEVA_EXTRINSICS)}); "
+            f"HumanEva-I evaluation uses S1–S3"
+        )
+    out = []
+    for q, t in HUMANEVA_EXTRINSICS[person]:
+        m = qrot(qinverse(np.asarray(q, dtype=np.float64)), np.eye(3))
+        out.append((m, np.asarray(t, dtype=np.float64) / 1000.0))
+    return out
+
+
+@dataclass
+class HumanEvaFiles:
+    """The contents of ``data_3d_humaneva15.npz`` and one 2D file; :meth:`select` builds :class:`PoseArrays`."""
+
+    path_3d: Path
+    path_2d: Path
+    positions_3d: dict
+    positions_2d: dict
+
+    @classmethod
+    def read(cls, root: str | Path, source: str = "gt") -> HumanEvaFiles:
+        root = Path(root)
+        expected = [HUMANEVA_DATA_3D_FILE, humaneva_data_2d_file(source)]
+        missing = [name for name in expected if not (root / name).is_file()]
+        if missing:
+            present = sorted(p.name for p in root.glob("*.npz")) if root.is_dir() else []
+            where = f"directory {root}" if root.is_dir() else f"directory {root} (which does not exist)"
+            raise FileNotFoundError(
+                f"HumanEva-I files missing in {where}: expected {expected}, missing {missing}; "
+                f".npz files present: {present or 'none'}. Point --data.root at the folder holding them; {_DOCS}"
+            )
+        path_3d, path_2d = root / expected[0], root / expected[1]
+        positions_3d = _load_npz_key(path_3d, "positions_3d")
+        positions_2d = _load_npz_key(path_2d, "positions_2d")
+        metadata = _load_npz_key(path_2d, "metadata", required=False) or {}
+        _check_layout(path_2d, metadata)
+        return cls(path_3d, path_2d, positions_3d, positions_2d)
+
+    def subjects(self) -> list[str]:
+        return list(self.positions_3d)
+
+    def takes(self, subjects: Sequence[str], actions: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """Takes to load per subject: all, or those whose name starts with an entry of ``actions``."""
+        subjects = list(subjects)
+        if not subjects:
+            raise ValueError("empty subject list: give at least one subject, e.g. ['Validate/S1']")
+        for s in subjects:
+            if s not in self.positions_3d:
+                raise KeyError(f"unknown subject {s!r}: {self.path_3d} has subjects {self.subjects()}")
+            if s not in self.positions_2d:
+                raise KeyError(
+                    f"unknown subject {s!r}: {self.path_2d} has subjects {sorted(self.positions_2d)}"
+                )
+        takes = {
+            s: [a for a in sorted(self.positions_3d[s]) if actions is None or _take_matches(a, actions)]
+            for s in subjects
+        }
+        if actions is not None:
+            loaded = [a for names in takes.values() for a in names]
+            unknown = [a for a in actions if not _take_matches_any(a, loaded)]
+            if unknown:
+                all_takes = sorted({a for s in subjects for a in self.positions_3d[s]})
+                raise KeyError(
+                    f"unknown action(s) {unknown} for subjects {subjects} in {self.path_3d}: available takes "
+                    f"{all_takes} (an action selects the takes whose name starts with it, e.g. 'Walking')"
+                )
+        return takes
+
+    def groups(self, subjects: Sequence[str], actions: Sequence[str] | None = None) -> list[str]:
+        """Sorted metric groups ``"<action>/<subject>"`` of ``subjects`` × ``actions``."""
+        takes = self.takes(subjects, actions)
+        return sorted({humaneva_group(s, a) for s, names in takes.items() for a in names})
+
+    def select(
+        self,
+        subjects: Sequence[str],
+        actions: Sequence[str] | None = None,
+        downsample: int = 1,
+        *,
+        subject_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+        codec: PoseCodec | None = None,
+    ) -> PoseArrays:
+        """Samples of ``subjects`` × ``actions`` × 3 cameras (one sequence per take and camera).
+
+        ``PoseArrays.action`` indexes ``action_names``, the ``"<action>/<subject>"`` groups
+        (default: those present).
+        """
+        if downsample < 1:
+            raise ValueError(f"downsample must be >= 1, got {downsample}")
+        codec = codec or PoseCodec()
+        takes = self.takes(subjects, actions)
+        subject_names = list(subjects) if subject_names is None else list(subject_names)
+        groups = sorted({humaneva_group(s, a) for s, names in takes.items() for a in names})
+        action_names = groups if action_names is None else list(action_names)
+        for s in takes:
+            if s not in subject_names:
+                raise ValueError(f"subject {s!r} is not in the subject vocabulary {subject_names}")
+        missing_groups = sorted(set(groups) - set(action_names))
+        if missing_groups:
+            raise ValueError(f"metric groups {missing_groups} are not in the group vocabulary {action_names}")
+        w, h = HUMANEVA_RESOLUTION
+        parts: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("pose_2d", "pose_3d", "root_3d", "subject", "action", "camera", "frame")
+        }
+        sequence_names: list[tuple[str, str, int]] = []
+        for s, names in takes.items():
+            cameras = _camera_rotations(s)
+            for a in names:
+                x_world = self._pose_3d_world(s, a)
+                length = x_world.shape[0]
+                frames = np.arange(0, length, downsample)
+                x_world = x_world[frames].astype(np.float64)
+                keypoints = self._keypoints(s, a, len(cameras))
+                for c, (m, t) in enumerate(cameras):
+                    uv = self._keypoints_2d(s, a, c, keypoints[c], length)[frames]
+                    rel, root = codec.encode_3d(((x_world - t) @ m).astype(np.float32))
+                    parts["pose_3d"].append(rel)
+                    parts["root_3d"].append(root.astype(np.float32))
+                    parts["pose_2d"].append(codec.encode_2d(uv.astype(np.float32), w, h))
+                    n = len(frames)
+                    parts["subject"].append(np.full(n, subject_names.index(s), dtype=np.int64))
+                    parts["action"].append(
+                        np.full(n, action_names.index(humaneva_group(s, a)), dtype=np.int64)
+                    )
+                    parts["camera"].append(np.full(n, c, dtype=np.int64))
+                    parts["frame"].append(frames.astype(np.int64))
+                    sequence_names.append((s, a, c))
+        return _pose_arrays(parts, sequence_names, subject_names, action_names, HUMANEVA_15)
+
+    # ------------------------------------------------------------------ per take
+    def _pose_3d_world(self, subject: str, take: str) -> np.ndarray:
+        x = self.positions_3d[subject][take]
+        key = f"positions_3d[{subject!r}][{take!r}]"
+        if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[1:] != (_NUM_JOINTS, 3):
+            shape = tuple(x.shape) if isinstance(x, np.ndarray) else type(x).__name__
+            raise ValueError(
+                f"{self.path_3d}: {key} must be an array of shape [F, 15, 3] (world metres, HumanEva-I 15 joints), "
+                f"got {shape}"
+            )
+        bad = _first_bad_frame(x)
+        if bad is not None:
+            raise ValueError(f"{self.path_3d}: {key} has NaN/inf values, first at frame {bad}")
+        return x
+
+    def _keypoints(self, subject: str, take: str, num_cameras: int) -> Sequence[np.ndarray]:
+        if take not in self.positions_2d[subject]:
+            raise KeyError(
+                f"{self.path_2d}: subject {subject!r} has no take {take!r} although {self.path_3d} has it "
+                f"(2D takes: {sorted(self.positions_2d[subject])})"
+            )
+        keypoints = self.positions_2d[subject][take]
+        if not isinstance(keypoints, (list, tuple)) or len(keypoints) != num_cameras:
+            got = len(keypoints) if isinstance(keypoints, (list, tuple)) else type(keypoints).__name__
+            raise ValueError(
+                f"{self.path_2d}: positions_2d[{subject!r}][{take!r}] must be a list of one array per camera "
+                f"(C1, C2, C3), got {got}"
+            )
+        return keypoints
+
+    def _keypoints_2d(
+        self, subject: str, take: str, camera: int, uv: np.ndarray, length_3d: int
+    ) -> np.ndarray:
+        """Pixel keypoints ``[F, 15, 2]`` of one camera, validated and truncated to the 3D length."""
+        key = f"positions_2d[{subject!r}][{take!r}][{camera}]"
+        if not isinstance(uv, np.ndarray) or uv.ndim != 3 or uv.shape[1:] != (_NUM_JOINTS, 2):
+            shape = tuple(uv.shape) if isinstance(uv, np.ndarray) else type(uv).__name__
+            raise ValueError(
+                f"{self.path_2d}: {key} must be an array of shape [F, 15, 2] (pixels, HumanEva-I 15 joints), "
+                f"got {shape}"
+            )
+        if uv.shape[0] < length_3d:
+            raise ValueError(
+                f"{self.path_2d}: {key} has {uv.shape[0]} frames, fewer than the {length_3d} frames of the 3D "
+                f"poses in {self.path_3d}"
+            )
+        uv = uv[:length_3d]
+        bad = _first_bad_frame(uv)
+        if bad is not None:
+            raise ValueError(f"{self.path_2d}: {key} has NaN/inf 2D keypoints, first at frame {bad}")
+        return uv
+
+
+def _take_matches_any(action: str, takes: Sequence[str]) -> bool:
+    return any(t.startswith(action) for t in takes)
+
+
+def _check_layout(path: Path, metadata: dict) -> None:
+    """Refuse 2D files whose metadata says they are not in the 15-joint HumanEva order."""
+    num_joints = metadata.get("num_joints")
+    layout = metadata.get("layout_name")
+    symmetry = metadata.get("keypoints_symmetry")
+    sym = None
+    if symmetry is not None:
+        sym = (frozenset(int(j) for j in symmetry[0]), frozenset(int(j) for j in symmetry[1]))
+    if (num_joints is not None and num_joints != _NUM_JOINTS) or (
+        layout is not None and layout != "humaneva15"
+    ):
+        raise ValueError(
+            f"{path}: 2D keypoints in layout {layout!r} with {num_joints} joints; the HumanEva-I loader needs the "
+            f"15-joint 'humaneva15' order of the 3D poses (graph networks use the same joints in 2D and 3D). "
+            f"COCO-17 detections such as VideoPose3D's detectron_pt_coco must first be converted to that order; {_DOCS}"
+        )
+    if sym is not None and sym != _SYMMETRY_15:
+        raise ValueError(
+            f"{path}: metadata keypoints_symmetry left={sorted(sym[0])} right={sorted(sym[1])} does not match the "
+            f"humaneva15 order (left={sorted(_SYMMETRY_15[0])} right={sorted(_SYMMETRY_15[1])}); {_DOCS}"
+        )
+
+
+def _pose_arrays(
+    parts: dict[str, list[np.ndarray]],
+    sequence_names: list[tuple[str, str, int]],
+    subject_names: list[str],
+    action_names: list[str],
+    skeleton: Skeleton,
+) -> PoseArrays:
+    """Concatenate per-sequence parts into :class:`PoseArrays` (shared with the MPI-INF-3DHP reader)."""
+    lengths = np.array([len(f) for f in parts["frame"]], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    j = skeleton.num_joints
+    empty = {"pose_2d": (0, j, 2), "pose_3d": (0, j, 3), "root_3d": (0, 3)}
+
+    def cat(key: str) -> torch.Tensor:
+        if not parts[key]:
+            return torch.zeros(empty.get(key, (0,)), dtype=torch.float32 if key in empty else torch.int64)
+        return torch.from_numpy(np.ascontiguousarray(np.concatenate(parts[key])))
+
+    return PoseArrays(
+        pose_2d=cat("pose_2d"),
+        pose_3d=cat("pose_3d"),
+        root_3d=cat("root_3d"),
+        subject=cat("subject"),
+        action=cat("action"),
+        camera=cat("camera"),
+        frame=cat("frame"),
+        sequence=torch.from_numpy(np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)),
+        sequence_starts=torch.from_numpy(starts),
+        subject_names=subject_names,
+        action_names=action_names,
+        sequence_names=sequence_names,
+        skeleton=skeleton,
+    )
+
+
+def load_humaneva(
+    root: str | Path,
+    source: str = "gt",
+    subjects: Sequence[str] = ("Validate/S1", "Validate/S2", "Validate/S3"),
+    actions: Sequence[str] | None = ("Walking", "Jog"),
+    downsample: int = 1,
+) -> PoseArrays:
+    """Read the HumanEva-I files in ``root`` and build the samples (see :meth:`HumanEvaFiles.select`)."""
+    return HumanEvaFiles.read(root, source).select(
+        list(subjects), None if actions is None else list(actions), downsample
+    )
+
+
+class HumanEvaDataModule(pl.LightningDataModule):
+    """HumanEva-I (VideoPose3D files) for 2D → 3D lifting with the 15-joint skeleton.
+
+    The papers' protocol is the default: train on ``Train/S1…S3``, evaluate on ``Validate/S1…S3``
+    (HumanEva-I's test set has no public ground truth; VideoPose3D and DG-Net test on the
+    validation split, which is therefore also the validation set here), Walking and Jog.
+    Metric groups are ``"<action>/<subject>"``, so the per-action table is the papers' table.
+
+    The joint count links to the model like Human3.6M's: a model built with 15 joints uses
+    :data:`~posegcn.skeleton.HUMANEVA_15` (``PoseLiftingModule.skeleton``).
+
+    Args:
+        root: folder with ``data_3d_humaneva15.npz`` and ``data_2d_humaneva15_<source>.npz``.
+        source: 2D source (``gt``, or a 15-joint detector file).
+        num_joints: must be 15 (present so the command links it to the model).
+        train_subjects, val_subjects, test_subjects: split-qualified subjects (``predict`` uses the test split).
+        actions: take-name prefixes, e.g. ``["Walking", "Jog"]`` (``["Walking", "Jog", "Box"]`` as VideoPose3D);
+            ``None`` = all.
+        downsample, eval_downsample: keep every n-th frame for training / evaluation.
+        batch_size, eval_batch_size, num_frames, flip_augment, seed: as :class:`~posegcn.data.H36MDataModule`.
+    """
+
+    _STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+
+    def __init__(
+        self,
+        root: str = "data/humaneva",
+        source: str = "gt",
+        num_joints: int = 15,
+        train_subjects: list[str] = ["Train/S1", "Train/S2", "Train/S3"],  # noqa: B006 (never mutated)
+        val_subjects: list[str] = ["Validate/S1", "Validate/S2", "Validate/S3"],  # noqa: B006
+        test_subjects: list[str] = ["Validate/S1", "Validate/S2", "Validate/S3"],  # noqa: B006
+        actions: list[str] | None = ["Walking", "Jog"],  # noqa: B006
+        downsample: int = 1,
+        eval_downsample: int = 1,
+        batch_size: int = 64,
+        eval_batch_size: int = 1024,
+        num_frames: int = 1,
+        flip_augment: bool = False,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if num_joints != _NUM_JOINTS:
+            raise ValueError(
+                f"HumanEva-I has 15 joints, got num_joints={num_joints}; a model config's data section sets its own "
+                f"joint count, so put configs/data/humaneva.yaml after it (or pass --data.num_joints 15)"
+            )
+        for name, value in (
+            ("num_frames", num_frames), ("downsample", downsample), ("eval_downsample", eval_downsample),
+            ("batch_size", batch_size), ("eval_batch_size", eval_batch_size),
+        ):  # fmt: skip
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        self.save_hyperparameters()
+        self._arrays: dict[str, PoseArrays] = {}
+        self._datasets: dict[str, PoseBatchDataset] = {}
+        self._action_names: list[str] | None = None
+
+    @property
+    def num_joints(self) -> int:
+        return self.hparams.num_joints
+
+    @property
+    def skeleton(self) -> Skeleton:
+        return HUMANEVA_15
+
+    @property
+    def num_frames(self) -> int:
+        return self.hparams.num_frames
+
+    @property
+    def window_center(self) -> int:
+        return (self.hparams.num_frames - 1) // 2
+
+    @property
+    def subject_names(self) -> list[str]:
+        h = self.hparams
+        return list(dict.fromkeys([*h.train_subjects, *h.val_subjects, *h.test_subjects]))
+
+    @property
+    def action_names(self) -> list[str]:
+        """The metric groups ``"<action>/<subject>"`` (known after ``setup``)."""
+        if self._action_names is None:
+            raise AttributeError(
+                "HumanEvaDataModule.action_names is known only after setup(); call setup() first"
+            )
+        return self._action_names
+
+    def arrays(self, split: str) -> PoseArrays:
+        if split not in self._arrays:
+            raise RuntimeError(
+                f"split {split!r} is not loaded; loaded: {sorted(self._arrays)}; call setup() first"
+            )
+        return self._arrays[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        splits = self._STAGE_SPLITS.get(stage, ("train", "val", "test"))
+        missing = [s for s in splits if s not in self._arrays]
+        if not missing:
+            return
+        h = self.hparams
+        files = HumanEvaFiles.read(h.root, h.source)
+        if self._action_names is None:
+            present = [s for s in self.subject_names if s in files.positions_3d and s in files.positions_2d]
+            if not present:
+                raise KeyError(
+                    f"none of the subjects {self.subject_names} is in {files.path_3d} (subjects: {files.subjects()})"
+                )
+            self._action_names = files.groups(present, h.actions)
+        subjects = {"train": h.train_subjects, "val": h.val_subjects, "test": h.test_subjects}
+        for split in missing:
+            self._arrays[split] = files.select(
+                subjects[split],
+                h.actions,
+                h.downsample if split == "train" else h.eval_downsample,
+                subject_names=self.subject_names,
+                action_names=self._action_names,
+            )
+            self._datasets[split] = PoseBatchDataset(
+                self._arrays[split], num_frames=h.num_frames, flip_augment=h.flip_augment and split == "train",
+                seed=h.seed,
+            )  # fmt: skip
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        if split not in self._datasets:
+            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
+        dataset = self._datasets[split]
+        rank, world_size = (
+            (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
+        )
+        sampler = BatchIndexSampler(
+            len(dataset),
+            self.hparams.batch_size if train else self.hparams.eval_batch_size,
+            shuffle=train,
+            seed=self.hparams.seed,
+            rank=rank,
+            world_size=world_size,
+            dataset=dataset if train else None,
+        )
+        return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)

@@ -1,0 +1,476 @@
+"""3D poses from your own 2D keypoints (``posegcn lift``), and Human3.6M prediction export.
+
+``posegcn lift --ckpt CKPT --input KEYPOINTS --output poses_3d.npz [--plot DIR] [--gif]``
+
+**Input** — a ``.npz`` or ``.json`` file with
+
+* ``keypoints``: ``[frames, joints, 2]`` pixel coordinates (``[frames, joints, 3]`` with a
+  detector confidence column is accepted; the confidence is dropped),
+* ``width``, ``height``: the image size in pixels,
+* optionally ``layout``: ``"h36m17"`` (the Human3.6M 17-joint order, the default for 17
+  joints), ``"h36m16"`` (no Neck/Nose; the default for 16 joints) or ``"coco17"``
+  (COCO / most 2D detectors).
+
+``--width``, ``--height`` and ``--layout`` override the file.  JSON example::
+
+    {"keypoints": [[[512.0, 300.0], ...17 joints...], ...frames...],
+     "width": 1000, "height": 1002, "layout": "coco17"}
+
+**COCO-17 → Human3.6M-17** (:data:`COCO_TO_H36M_17`; the convention of MotionBERT's
+``coco2h36m``).  COCO has no pelvis, spine, thorax or head top; they are synthesised:
+
+=========  ==========================================  ==========================
+H36M       from COCO                                   note
+=========  ==========================================  ==========================
+Hip (0)    mean(left_hip 11, right_hip 12)             synthesised
+RHip…RFoot right_hip 12, right_knee 14, right_ankle 16
+LHip…LFoot left_hip 11, left_knee 13, left_ankle 15
+Spine (7)  mean(Hip, Thorax)                            synthesised
+Thorax (8) mean(left_shoulder 5, right_shoulder 6)     synthesised
+Neck/Nose  nose 0
+Head (10)  mean(left_eye 1, right_eye 2)               approximates the head top
+arms       shoulders 5/6, elbows 7/8, wrists 9/10      left → L…, right → R…
+=========  ==========================================  ==========================
+
+The synthesised joints differ systematically from Human3.6M's markers (the COCO hips
+are wider and lower than the mocap hip joints, the eyes lie below the head top): expect
+larger errors than on Human3.6M detections unless the model was trained on such input.
+
+**Output** — a ``.npz`` with ``poses_3d [frames, J, 3]`` float32 in **millimetres**,
+**camera frame** (x right, y down, z forward), **root-relative** (joint 0, Hip, at the
+origin), plus ``joint_names``, ``parents``, ``layout``, ``units``, ``coordinate_frame``,
+``root_relative``, ``root_joint``, the 2D input in the model's layout
+(``keypoints_2d`` pixels), ``width``, ``height``, ``input_layout``, ``checkpoint`` and
+``model_class``.  ``--plot DIR`` writes PNG figures of a few frames (and with ``--gif``
+an animated GIF of the sequence; no ffmpeg needed).
+
+**Human3.6M-format data** — ``posegcn predict --config … --ckpt_path …`` runs the model
+over the test split; :class:`PredictionWriter` (registered by the ``posegcn`` command)
+writes ``predictions.npz`` with the predictions, the ground truth and the subject /
+action / camera / frame of every pose, so that any metric can be recomputed outside
+posegcn (see its docstring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from posegcn.data.codec import PoseCodec
+from posegcn.skeleton import H36M_16, H36M_17, Skeleton
+
+__all__ = [
+    "COCO_17_NAMES",
+    "COCO_TO_H36M_17",
+    "LAYOUTS",
+    "Keypoints",
+    "coco_to_h36m",
+    "to_model_layout",
+    "read_keypoints",
+    "load_module",
+    "temporal_windows",
+    "lift_keypoints",
+    "write_poses",
+    "PredictionWriter",
+    "main",
+]
+
+COCO_17_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+
+#: For every ``H36M_17`` joint the COCO joints averaged to make it (one index = copied).
+#: Spine (7) is the mean of the *synthesised* Hip and Thorax, i.e. of COCO 5, 6, 11, 12.
+COCO_TO_H36M_17: tuple[tuple[int, ...], ...] = (
+    (11, 12),  # 0 Hip        = mid-hip (synthesised)
+    (12,),  # 1 RHip
+    (14,),  # 2 RKnee
+    (16,),  # 3 RFoot
+    (11,),  # 4 LHip
+    (13,),  # 5 LKnee
+    (15,),  # 6 LFoot
+    (5, 6, 11, 12),  # 7 Spine = mean(Hip, Thorax) (synthesised)
+    (5, 6),  # 8 Thorax       = mid-shoulder (synthesised)
+    (0,),  # 9 Neck/Nose      = nose
+    (1, 2),  # 10 Head        = mid-eyes (approximates the head top)
+    (5,),  # 11 LShoulder
+    (7,),  # 12 LElbow
+    (9,),  # 13 LWrist
+    (6,),  # 14 RShoulder
+    (8,),  # 15 RElbow
+    (10,),  # 16 RWrist
+)
+
+#: Input layouts ``posegcn lift`` reads, with their joint counts.
+LAYOUTS = {"h36m17": 17, "h36m16": 16, "coco17": 17}
+
+
+def _coco_matrix() -> np.ndarray:
+    m = np.zeros((17, 17), dtype=np.float64)
+    for h, sources in enumerate(COCO_TO_H36M_17):
+        m[h, list(sources)] = 1.0 / len(sources)
+    return m
+
+
+def coco_to_h36m(keypoints: np.ndarray) -> np.ndarray:
+    """COCO-17 keypoints → Human3.6M-17 order (:data:`COCO_TO_H36M_17`).
+
+    Shapes: ``[..., 17, D] → [..., 17, D]``.
+    """
+    if keypoints.shape[-2] != 17:
+        raise ValueError(f"coco_to_h36m: expected 17 COCO joints [..., 17, D], got {tuple(keypoints.shape)}")
+    return np.einsum("hc,...cd->...hd", _coco_matrix(), keypoints).astype(keypoints.dtype)
+
+
+def to_model_layout(keypoints: np.ndarray, layout: str, skeleton: Skeleton) -> np.ndarray:
+    """Keypoints ``[F, J_in, 2]`` in ``layout`` → the model's skeleton order ``[F, J, 2]``.
+
+    COCO is mapped to H36M-17 first; H36M-17 is reduced to H36M-16 (Neck/Nose dropped) for
+    16-joint models; a 16-joint input cannot feed a 17-joint model.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown keypoint layout {layout!r}; expected one of {sorted(LAYOUTS)}")
+    if keypoints.shape[-2] != LAYOUTS[layout]:
+        raise ValueError(
+            f"layout {layout!r} has {LAYOUTS[layout]} joints but the keypoints have shape {tuple(keypoints.shape)}"
+        )
+    if layout == "coco17":
+        keypoints, layout = coco_to_h36m(keypoints), "h36m17"
+    if skeleton.parents == H36M_17.parents:
+        if layout != "h36m17":
+            raise ValueError(
+                f"the model needs 17 Human3.6M joints but the input layout is {layout!r} "
+                "(16 joints, no Neck/Nose): a 16-joint input cannot feed a 17-joint model"
+            )
+        return keypoints
+    if skeleton.parents == H36M_16.parents:
+        if layout == "h36m17":
+            return keypoints[..., [j for j in range(17) if j != 9], :]  # drop Neck/Nose
+        return keypoints
+    raise ValueError(
+        f"posegcn lift reads Human3.6M (16/17) or COCO layouts; the model's skeleton is {skeleton.name!r}"
+    )
+
+
+@dataclass
+class Keypoints:
+    """2D keypoints read from a file: ``xy [F, J, 2]`` pixels, image size, layout."""
+
+    xy: np.ndarray
+    width: float
+    height: float
+    layout: str
+    path: str = ""
+
+
+def read_keypoints(
+    path: str, width: float | None = None, height: float | None = None, layout: str | None = None
+) -> Keypoints:
+    """Read ``.npz``/``.json`` keypoints (see the module docstring); arguments override the file."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    elif ext == ".json":
+        with open(path) as fh:
+            data = json.load(fh)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a JSON object with keys 'keypoints', 'width', 'height'")
+    else:
+        raise ValueError(f"{path}: unsupported keypoint file type {ext!r}; use .npz or .json")
+    if "keypoints" not in data:
+        raise KeyError(f"{path}: no 'keypoints' entry ([frames, joints, 2] pixels); keys: {sorted(data)}")
+    xy = np.asarray(data["keypoints"], dtype=np.float32)
+    if xy.ndim == 2:
+        xy = xy[None]
+    if xy.ndim != 3 or xy.shape[-1] not in (2, 3) or xy.shape[0] == 0:
+        raise ValueError(
+            f"{path}: 'keypoints' must have shape [frames, joints, 2] (or [..., 3] with confidences), "
+            f"got {tuple(xy.shape)}"
+        )
+    xy = xy[..., :2]
+    if not np.isfinite(xy).all():
+        raise ValueError(
+            f"{path}: 'keypoints' contains NaN or infinite values (fill missing detections first)"
+        )
+    size = {}
+    for key, given in (("width", width), ("height", height)):
+        value = given if given is not None else data.get(key)
+        if value is None:
+            raise KeyError(f"{path}: the image {key} is needed (file entry {key!r} or --{key})")
+        size[key] = float(np.asarray(value))
+        if size[key] <= 0:
+            raise ValueError(f"{path}: image {key} must be positive, got {size[key]}")
+    if layout is None:
+        layout = (
+            str(np.asarray(data["layout"]))
+            if "layout" in data
+            else {17: "h36m17", 16: "h36m16"}.get(xy.shape[1])
+        )
+    if layout is None or layout not in LAYOUTS:
+        raise ValueError(
+            f"{path}: cannot tell the joint layout of {xy.shape[1]} joints ({layout!r}); "
+            f"give 'layout' (one of {sorted(LAYOUTS)}) in the file or --layout"
+        )
+    if xy.shape[1] != LAYOUTS[layout]:
+        raise ValueError(
+            f"{path}: layout {layout!r} has {LAYOUTS[layout]} joints, the keypoints have {xy.shape[1]}"
+        )
+    return Keypoints(xy, size["width"], size["height"], layout, path)
+
+
+def load_module(checkpoint: str, map_location: str | torch.device = "cpu") -> pl.LightningModule:
+    """Load any posegcn LightningModule from a checkpoint, whichever class wrote it.
+
+    The class comes from the checkpoint's hyper-parameters (``_class_path``, recorded by the
+    ``posegcn`` command); it must be importable (posegcn's own modules always are).
+    """
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+    # Reading hparams only: weights_only=True suffices for posegcn checkpoints (plain types).
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    hparams = ckpt.get("hyper_parameters") or {}
+    class_path = hparams.get("_class_path")
+    if class_path is None:
+        raise KeyError(
+            f"{checkpoint}: no '_class_path' in its hyper_parameters; it was not written by the posegcn command. "
+            "Load it with <ModuleClass>.load_from_checkpoint(...) instead"
+        )
+    module_name, _, class_name = class_path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    model = cls.load_from_checkpoint(checkpoint, map_location=map_location)
+    model.eval()
+    return model
+
+
+def temporal_windows(num_frames_total: int, window: int) -> torch.Tensor:
+    """Frame indices of the window centred (at ``(T − 1) // 2``) on every frame, edge-padded.
+
+    Shapes: ``→ [F, T]``; frames before the start / after the end repeat the first / last frame,
+    as the data module does at sequence ends.
+    """
+    center = (window - 1) // 2
+    idx = torch.arange(num_frames_total)[:, None] + torch.arange(window) - center
+    return idx.clamp(0, num_frames_total - 1)
+
+
+@torch.no_grad()
+def lift_keypoints(
+    model: pl.LightningModule, keypoints_px: np.ndarray, width: float, height: float, batch_size: int = 1024
+) -> np.ndarray:
+    """Lift ``[F, J, 2]`` pixel keypoints (the model's joint order) to ``[F, J, 3]`` root-relative metres.
+
+    The pixels are normalised with :class:`~posegcn.data.codec.PoseCodec` exactly as in
+    training; temporal models get one edge-padded window per frame and predict its centre.
+    """
+    codec = PoseCodec()
+    x = torch.as_tensor(codec.encode_2d(np.asarray(keypoints_px, dtype=np.float32), width, height))
+    device = next(model.parameters()).device
+    num_frames = int(getattr(model, "num_frames", 1))
+    windows = temporal_windows(x.shape[0], num_frames) if num_frames > 1 else None
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        if windows is None:
+            batch = x[start : start + batch_size]
+        else:
+            batch = x[windows[start : start + batch_size]]  # [B, T, J, 2]
+        pose = model.evaluation_pose(batch.to(device)) if hasattr(model, "evaluation_pose") else model(batch)
+        out.append(pose.float().cpu())
+    pred = torch.cat(out)
+    return (pred - pred[:, :1]).numpy()  # exactly root-relative
+
+
+def write_poses(path: str, poses_3d_m: np.ndarray, skeleton: Skeleton, **metadata: Any) -> str:
+    """Write ``poses_3d`` (input in metres) as millimetres with self-describing metadata."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    np.savez(
+        path,
+        poses_3d=(poses_3d_m * 1000.0).astype(np.float32),
+        joint_names=np.array(skeleton.names),
+        parents=np.array(skeleton.parents, dtype=np.int64),
+        layout=np.array(skeleton.name),
+        units=np.array("millimetres"),
+        coordinate_frame=np.array("camera (x right, y down, z forward)"),
+        root_relative=np.array(True),
+        root_joint=np.array(skeleton.names[skeleton.root]),
+        **{k: np.asarray(v) for k, v in metadata.items()},
+    )
+    return path
+
+
+def _plot(
+    out_dir: str, kp_px: np.ndarray, poses_mm: np.ndarray, skeleton: Skeleton, gif: bool, fps: int
+) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    from posegcn.viz import pose_figure, save_pose_gif
+
+    os.makedirs(out_dir, exist_ok=True)
+    frames = sorted(
+        set(np.linspace(0, len(poses_mm) - 1, min(3, len(poses_mm))).round().astype(int).tolist())
+    )
+    fig = pose_figure(kp_px[frames], poses_mm[frames], skeleton, titles=[f"frame {f}" for f in frames])
+    paths = [os.path.join(out_dir, "poses.png")]
+    fig.savefig(paths[0], dpi=80)
+    plt.close(fig)
+    if gif:
+        paths.append(
+            save_pose_gif(os.path.join(out_dir, "poses.gif"), poses_mm, skeleton, pose_2d=kp_px, fps=fps)
+        )
+    return paths
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="posegcn lift",
+        description="Lift 2D keypoints from a file to 3D poses with a trained posegcn checkpoint "
+        "(see posegcn/predict.py for the file formats and the COCO→Human3.6M mapping).",
+    )
+    p.add_argument(
+        "--ckpt", required=True, help="checkpoint written by `posegcn fit` (best.ckpt / last.ckpt)"
+    )
+    p.add_argument(
+        "--input", required=True, help=".npz or .json with 'keypoints' [frames, joints, 2] in pixels"
+    )
+    p.add_argument(
+        "--output",
+        required=True,
+        help="output .npz (poses_3d [frames, J, 3] mm, camera frame, root-relative)",
+    )
+    p.add_argument("--width", type=float, default=None, help="image width in pixels (overrides the file)")
+    p.add_argument("--height", type=float, default=None, help="image height in pixels (overrides the file)")
+    p.add_argument(
+        "--layout", choices=sorted(LAYOUTS), default=None, help="keypoint layout (overrides the file)"
+    )
+    p.add_argument("--plot", default=None, metavar="DIR", help="write PNG figures of a few frames into DIR")
+    p.add_argument("--gif", action="store_true", help="with --plot: also an animated GIF of the sequence")
+    p.add_argument("--fps", type=int, default=10, help="GIF frame rate")
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    return p
+
+
+def main(args: Sequence[str] | None = None) -> str:
+    """``posegcn lift``: returns the path of the written ``.npz``."""
+    a = _parser().parse_args(args)
+    model = load_module(a.ckpt, map_location=a.device)
+    skeleton = model.skeleton
+    kp = read_keypoints(a.input, a.width, a.height, a.layout)
+    xy = to_model_layout(kp.xy, kp.layout, skeleton)
+    poses = lift_keypoints(model, xy, kp.width, kp.height, a.batch_size)
+    write_poses(
+        a.output, poses, skeleton, keypoints_2d=xy.astype(np.float32), width=kp.width, height=kp.height,
+        input_layout=kp.layout, checkpoint=os.path.abspath(a.ckpt), model_class=type(model).__qualname__,
+    )  # fmt: skip
+    print(
+        f"wrote {len(poses)} 3D poses ({skeleton.name}, millimetres, camera frame, root-relative) to {a.output}"
+    )
+    if a.plot:
+        for path in _plot(a.plot, xy, poses * 1000.0, skeleton, a.gif, a.fps):
+            print(f"wrote {path}")
+    return a.output
+
+
+# --------------------------------------------------------------------------- H36M predictions
+class PredictionWriter(pl.Callback):
+    """Writes ``posegcn predict`` results on Human3.6M-format data with their provenance.
+
+    ``<output_dir>/predictions.npz`` (``predictions_rank<r>.npz`` per process under DDP, each
+    holding its own contiguous, unpadded shard), with one row per evaluated pose:
+
+    * ``poses_3d`` ``[N, J, 3]`` float32 mm, camera frame, root-relative (the prediction,
+      with test-time flip averaging if the model uses it);
+    * ``poses_3d_gt`` ``[N, J, 3]`` float32 mm, the ground truth in the same frame;
+    * ``index`` (sample index in the split), ``subject``, ``action``, ``camera``, ``frame``
+      (frame number in the original 50 fps sequence) ``[N]`` int64, and ``take`` ``[N]``
+      (e.g. ``"Walking 1"``);
+    * ``subject_names``, ``action_names`` (vocabularies of ``subject``/``action``),
+      ``joint_names``, ``units``, ``coordinate_frame``.
+
+    MPJPE, for instance, is ``np.linalg.norm(poses_3d - poses_3d_gt, axis=-1).mean()``.
+
+    A plain callback rather than a ``BasePredictionWriter``: the sample indices are in the
+    batches themselves (``index``), while Lightning cannot infer them from posegcn's
+    index-batch sampler (a ``BasePredictionWriter`` makes it try, and warn).
+
+    Args:
+        output_dir: folder of the file; ``None`` = the run's log directory.
+        filename: file name (``.npz``).
+    """
+
+    def __init__(self, output_dir: str | None = None, filename: str = "predictions.npz") -> None:
+        super().__init__()
+        self.output_dir = output_dir
+        self.filename = filename
+        self._rows: list[dict[str, torch.Tensor]] = []
+
+    def on_predict_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._rows = []
+
+    def on_predict_batch_end(
+        self, trainer, pl_module, prediction, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        if not isinstance(prediction, dict) or "pose_3d" not in prediction:
+            raise TypeError(
+                "PredictionWriter expects predict_step to return a dict with 'pose_3d' (posegcn modules do), "
+                f"got {type(prediction).__name__}"
+            )
+        self._rows.append({k: v.detach().cpu() for k, v in prediction.items() if isinstance(v, torch.Tensor)})
+
+    def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from posegcn.callbacks import run_log_dir
+
+        out_dir = self.output_dir or run_log_dir(trainer)  # collective: every rank asks
+        name = self.filename
+        if trainer.world_size > 1:
+            stem, ext = os.path.splitext(self.filename)
+            name = f"{stem}_rank{trainer.global_rank}{ext or '.npz'}"
+        path = os.path.join(out_dir, name)
+        cols = {k: torch.cat([r[k] for r in self._rows]) for k in (self._rows[0] if self._rows else {})}
+        payload: dict[str, Any] = {
+            "poses_3d": (cols["pose_3d"] * 1000.0).numpy().astype(np.float32)
+            if cols
+            else np.zeros((0, 0, 3)),
+            "units": np.array("millimetres"),
+            "coordinate_frame": np.array("camera (x right, y down, z forward), root-relative"),
+        }
+        for key in ("index", "subject", "action", "camera"):
+            if key in cols:
+                payload[key] = cols[key].numpy().astype(np.int64)
+        skeleton = getattr(pl_module, "skeleton", None)
+        if skeleton is not None:
+            payload["joint_names"] = np.array(skeleton.names)
+        arrays = self._arrays(trainer)
+        if arrays is not None and "index" in cols:
+            index = cols["index"]
+            payload["poses_3d_gt"] = (arrays.pose_3d[index] * 1000.0).numpy().astype(np.float32)
+            payload["frame"] = arrays.frame[index].numpy().astype(np.int64)
+            payload["take"] = np.array([arrays.sequence_names[s][1] for s in arrays.sequence[index].tolist()])
+            payload["subject_names"] = np.array(arrays.subject_names)
+            payload["action_names"] = np.array(arrays.action_names)
+        os.makedirs(out_dir, exist_ok=True)
+        np.savez(path, **payload)
+        self._rows = []
+        print(f"predictions of {len(payload['poses_3d'])} poses written to {path}")
+
+    @staticmethod
+    def _arrays(trainer: pl.Trainer):
+        dm = getattr(trainer, "datamodule", None)
+        getter = getattr(dm, "arrays", None)
+        if getter is None:
+            return None
+        try:
+            return getter("test")  # the split the posegcn data modules predict on
+        except (RuntimeError, KeyError):
+            return None
