@@ -174,6 +174,26 @@ class Keypoints:
     path: str = ""
 
 
+def _check_keypoints_fit_image(path: str, xy: np.ndarray, width: float, height: float) -> None:
+    """A wrong image size silently rescales every pose; catch the sizes the keypoints cannot come from.
+
+    Detections may stray a little outside the frame (truncated limbs), so the test is loose:
+    most keypoints must lie inside the image, and none further than half an image outside.
+    """
+    inside = (xy[..., 0] >= 0) & (xy[..., 0] <= width) & (xy[..., 1] >= 0) & (xy[..., 1] <= height)
+    far = (
+        (xy[..., 0] < -0.5 * width) | (xy[..., 0] > 1.5 * width)
+        | (xy[..., 1] < -0.5 * height) | (xy[..., 1] > 1.5 * height)
+    )  # fmt: skip
+    if inside.mean() < 0.5 or far.any():
+        raise ValueError(
+            f"{path}: the keypoints do not fit a {width:g}x{height:g} image (x spans "
+            f"[{xy[..., 0].min():.0f}, {xy[..., 0].max():.0f}], y spans [{xy[..., 1].min():.0f}, "
+            f"{xy[..., 1].max():.0f}] px, {100 * inside.mean():.0f}% inside); give the size of the image the "
+            f"keypoints were detected in (pixels, not normalised coordinates)"
+        )
+
+
 def read_keypoints(
     path: str, width: float | None = None, height: float | None = None, layout: str | None = None
 ) -> Keypoints:
@@ -227,6 +247,7 @@ def read_keypoints(
         raise ValueError(
             f"{path}: layout {layout!r} has {LAYOUTS[layout]} joints, the keypoints have {xy.shape[1]}"
         )
+    _check_keypoints_fit_image(path, xy, size["width"], size["height"])
     return Keypoints(xy, size["width"], size["height"], layout, path)
 
 

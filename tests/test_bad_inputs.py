@@ -231,6 +231,9 @@ CASES: list[Case] = [
     Case("predict_bad_image_size", "predict", "`posegcn lift` with a non-positive image size",
          r"keypoints\.npz: image width must be positive, got -1000\.0",
          "give the size of the image the keypoints were detected in"),
+    Case("predict_wrong_image_size", "predict", "`posegcn lift` with an image size the keypoints cannot come from",
+         r"keypoints\.npz: the keypoints do not fit a 500x400 image",
+         "give the size of the image the keypoints were detected in (pixels)"),
     Case("predict_nan_keypoints", "predict", "`posegcn lift` keypoints with NaN (missed detections)",
          r"keypoints\.npz: 'keypoints' contains NaN or infinite values",
          "fill missing detections first"),
@@ -267,6 +270,7 @@ RUNS: dict[str, Callable[[Path], object]] = {
                                      "--trainer.max_steps", "30", "--trainer.limit_val_batches", "0"),
     "predict_no_image_size": lambda t: _lift(t, height=1000.0),
     "predict_bad_image_size": lambda t: _lift(t, width=-1000.0, height=1000.0),
+    "predict_wrong_image_size": lambda t: _lift(t, width=500.0, height=400.0),
     "predict_nan_keypoints": lambda t: _lift(t, keypoints=np.full((3, 17, 2), np.nan, np.float32), width=1000.0, height=1000.0),
 }  # fmt: skip
 
