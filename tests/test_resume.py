@@ -134,13 +134,14 @@ def _child_killed_inside_save(path: Path) -> int:
 
 
 def test_kill_during_save_leaves_previous_checkpoint_intact(tmp_path):
-    path = tmp_path / "last.ckpt"
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    path.parent.mkdir()
     atomic_torch_save({"w": torch.ones(1000)}, path)
     assert _child_killed_inside_save(path) == -signal.SIGKILL
     assert torch.equal(torch.load(path)["w"], torch.ones(1000))  # the old, complete file
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "last.ckpt"]
+    leftovers = [p.name for p in path.parent.iterdir() if p.name != "last.ckpt"]
     assert leftovers and all(n.startswith(".last.ckpt.") and n.endswith(".tmp") for n in leftovers)
-    assert find_last_checkpoint(tmp_path.parent) is None  # temporaries are never taken for checkpoints
+    assert find_last_checkpoint(tmp_path) == path  # temporaries are never taken for checkpoints
 
 
 def test_failed_serialisation_keeps_old_file_and_cleans_up(tmp_path):
