@@ -322,7 +322,7 @@ class H36MDataModule(pl.LightningDataModule):
         cameras: str | None = None,
     ):
         super().__init__()
-        h36m_skeleton(num_joints)  # fail early on a wrong joint count
+        self._check_num_joints(num_joints)  # fail early on a wrong joint count
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
         for name, value in (("downsample", downsample), ("eval_downsample", eval_downsample)):
@@ -336,6 +336,38 @@ class H36MDataModule(pl.LightningDataModule):
         self._datasets: dict[str, PoseBatchDataset] = {}
         self._action_names: list[str] | None = None
         self._resume_position: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------ dataset hooks
+    # A dataset in another file format (HumanEva-I) overrides these four; the splits,
+    # batching, sharding and resume state below are shared.
+    @staticmethod
+    def _check_num_joints(num_joints: int) -> None:
+        h36m_skeleton(num_joints)
+
+    def _read_files(self) -> H36MFiles:
+        return H36MFiles.read(self.hparams.root, self.file_source)
+
+    def _action_vocabulary(self, files: H36MFiles) -> list[str]:
+        """Sorted action groups over all subjects of this DataModule present in the files."""
+        present = [s for s in self.subject_names if s in files.positions_3d and s in files.positions_2d]
+        if not present:
+            raise KeyError(
+                f"none of the subjects {self.subject_names} is in {files.path_3d} (subjects: {files.subjects()})"
+            )
+        takes = files.actions(present, self.hparams.actions)
+        return sorted({action_group(a) for names in takes.values() for a in names})
+
+    def _select(self, files: H36MFiles, subjects: list[str], downsample: int) -> PoseArrays:
+        h = self.hparams
+        return files.select(
+            subjects,
+            h.actions,
+            h.num_joints,
+            downsample,
+            h.cameras,
+            subject_names=self.subject_names,
+            action_names=self._action_names,
+        )
 
     # ------------------------------------------------------------------ before setup
     @property
@@ -396,36 +428,19 @@ class H36MDataModule(pl.LightningDataModule):
             return
         h = self.hparams
         # The raw files are read once per setup call and released afterwards (≈0.5 GB for Human3.6M).
-        files = H36MFiles.read(h.root, self.file_source)
+        files = self._read_files()
         if self._action_names is None:
             self._action_names = self._action_vocabulary(files)
         subjects = {"train": h.train_subjects, "val": h.val_subjects, "test": h.test_subjects}
         for split in missing:
-            self._arrays[split] = files.select(
-                subjects[split],
-                h.actions,
-                h.num_joints,
-                h.downsample if split == "train" else h.eval_downsample,
-                h.cameras,
-                subject_names=self.subject_names,
-                action_names=self._action_names,
-            )
+            downsample = h.downsample if split == "train" else h.eval_downsample
+            self._arrays[split] = self._select(files, subjects[split], downsample)
             self._datasets[split] = PoseBatchDataset(
                 self._arrays[split],
                 num_frames=h.num_frames,
                 flip_augment=h.flip_augment and split == "train",
                 seed=h.seed,
             )
-
-    def _action_vocabulary(self, files: H36MFiles) -> list[str]:
-        """Sorted action groups over all subjects of this DataModule present in the files."""
-        present = [s for s in self.subject_names if s in files.positions_3d and s in files.positions_2d]
-        if not present:
-            raise KeyError(
-                f"none of the subjects {self.subject_names} is in {files.path_3d} (subjects: {files.subjects()})"
-            )
-        takes = files.actions(present, self.hparams.actions)
-        return sorted({action_group(a) for names in takes.values() for a in names})
 
     def _check_trainer(self) -> None:
         trainer = self.trainer

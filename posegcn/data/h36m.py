@@ -318,31 +318,7 @@ class H36MFiles:
                     parts["frame"].append(frames.astype(np.int64))
                     sequence_names.append((s, a, c))
 
-        lengths = np.array([len(f) for f in parts["frame"]], dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths)])
-        j = skeleton.num_joints
-        empty = {"pose_2d": (0, j, 2), "pose_3d": (0, j, 3), "root_3d": (0, 3)}
-
-        def cat(key: str) -> torch.Tensor:
-            if not parts[key]:
-                return torch.zeros(empty.get(key, (0,)), dtype=torch.float32 if key in empty else torch.int64)
-            return torch.from_numpy(np.ascontiguousarray(np.concatenate(parts[key])))
-
-        return PoseArrays(
-            pose_2d=cat("pose_2d"),
-            pose_3d=cat("pose_3d"),
-            root_3d=cat("root_3d"),
-            subject=cat("subject"),
-            action=cat("action"),
-            camera=cat("camera"),
-            frame=cat("frame"),
-            sequence=torch.from_numpy(np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)),
-            sequence_starts=torch.from_numpy(starts.astype(np.int64)),
-            subject_names=subject_names,
-            action_names=action_names,
-            sequence_names=sequence_names,
-            skeleton=skeleton,
-        )
+        return concat_sequences(parts, sequence_names, subject_names, action_names, skeleton)
 
     # ------------------------------------------------------------------ per sequence
     def _pose_3d_world(self, subject: str, action: str, num_joints: int) -> np.ndarray:
@@ -461,3 +437,38 @@ def load_h36m(
     See :meth:`H36MFiles.select` for the arguments.
     """
     return H36MFiles.read(root, source).select(subjects, actions, num_joints, downsample, cameras)
+
+
+def concat_sequences(
+    parts: dict[str, list[np.ndarray]],
+    sequence_names: list[tuple[str, str, int]],
+    subject_names: list[str],
+    action_names: list[str],
+    skeleton: Skeleton,
+) -> PoseArrays:
+    """Concatenate per-sequence parts into :class:`PoseArrays` (every dataset reader ends here)."""
+    lengths = np.array([len(f) for f in parts["frame"]], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    j = skeleton.num_joints
+    empty = {"pose_2d": (0, j, 2), "pose_3d": (0, j, 3), "root_3d": (0, 3)}
+
+    def cat(key: str) -> torch.Tensor:
+        if not parts[key]:
+            return torch.zeros(empty.get(key, (0,)), dtype=torch.float32 if key in empty else torch.int64)
+        return torch.from_numpy(np.ascontiguousarray(np.concatenate(parts[key])))
+
+    return PoseArrays(
+        pose_2d=cat("pose_2d"),
+        pose_3d=cat("pose_3d"),
+        root_3d=cat("root_3d"),
+        subject=cat("subject"),
+        action=cat("action"),
+        camera=cat("camera"),
+        frame=cat("frame"),
+        sequence=torch.from_numpy(np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)),
+        sequence_starts=torch.from_numpy(starts),
+        subject_names=subject_names,
+        action_names=action_names,
+        sequence_names=sequence_names,
+        skeleton=skeleton,
+    )

@@ -39,15 +39,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightning.pytorch as pl
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
 
 from posegcn.camera import qinverse, qrot
 from posegcn.data.codec import PoseCodec
-from posegcn.data.datamodule import BatchIndexSampler, PoseBatchDataset
-from posegcn.data.h36m import PoseArrays, _first_bad_frame, _load_npz_key
+from posegcn.data.datamodule import H36MDataModule
+from posegcn.data.h36m import PoseArrays, _first_bad_frame, _load_npz_key, concat_sequences
 from posegcn.skeleton import HUMANEVA_15, Skeleton
 
 __all__ = [
@@ -247,7 +244,7 @@ class HumanEvaFiles:
                     parts["camera"].append(np.full(n, c, dtype=np.int64))
                     parts["frame"].append(frames.astype(np.int64))
                     sequence_names.append((s, a, c))
-        return _pose_arrays(parts, sequence_names, subject_names, action_names, HUMANEVA_15)
+        return concat_sequences(parts, sequence_names, subject_names, action_names, HUMANEVA_15)
 
     # ------------------------------------------------------------------ per take
     def _pose_3d_world(self, subject: str, take: str) -> np.ndarray:
@@ -329,41 +326,6 @@ def _check_layout(path: Path, metadata: dict) -> None:
         )
 
 
-def _pose_arrays(
-    parts: dict[str, list[np.ndarray]],
-    sequence_names: list[tuple[str, str, int]],
-    subject_names: list[str],
-    action_names: list[str],
-    skeleton: Skeleton,
-) -> PoseArrays:
-    """Concatenate per-sequence parts into :class:`PoseArrays` (shared with the MPI-INF-3DHP reader)."""
-    lengths = np.array([len(f) for f in parts["frame"]], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    j = skeleton.num_joints
-    empty = {"pose_2d": (0, j, 2), "pose_3d": (0, j, 3), "root_3d": (0, 3)}
-
-    def cat(key: str) -> torch.Tensor:
-        if not parts[key]:
-            return torch.zeros(empty.get(key, (0,)), dtype=torch.float32 if key in empty else torch.int64)
-        return torch.from_numpy(np.ascontiguousarray(np.concatenate(parts[key])))
-
-    return PoseArrays(
-        pose_2d=cat("pose_2d"),
-        pose_3d=cat("pose_3d"),
-        root_3d=cat("root_3d"),
-        subject=cat("subject"),
-        action=cat("action"),
-        camera=cat("camera"),
-        frame=cat("frame"),
-        sequence=torch.from_numpy(np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)),
-        sequence_starts=torch.from_numpy(starts),
-        subject_names=subject_names,
-        action_names=action_names,
-        sequence_names=sequence_names,
-        skeleton=skeleton,
-    )
-
-
 def load_humaneva(
     root: str | Path,
     source: str = "gt",
@@ -377,7 +339,7 @@ def load_humaneva(
     )
 
 
-class HumanEvaDataModule(pl.LightningDataModule):
+class HumanEvaDataModule(H36MDataModule):
     """HumanEva-I (VideoPose3D files) for 2D → 3D lifting with the 15-joint skeleton.
 
     The papers' protocol is the default: train on ``Train/S1…S3``, evaluate on ``Validate/S1…S3``
@@ -399,8 +361,6 @@ class HumanEvaDataModule(pl.LightningDataModule):
         batch_size, eval_batch_size, num_frames, flip_augment, seed: as :class:`~posegcn.data.H36MDataModule`.
     """
 
-    _STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
-
     def __init__(
         self,
         root: str = "data/humaneva",
@@ -418,114 +378,42 @@ class HumanEvaDataModule(pl.LightningDataModule):
         flip_augment: bool = False,
         seed: int = 0,
     ):
-        super().__init__()
+        super().__init__(
+            root=root, source=source, num_joints=num_joints, train_subjects=train_subjects,
+            val_subjects=val_subjects, test_subjects=test_subjects, actions=actions, downsample=downsample,
+            eval_downsample=eval_downsample, batch_size=batch_size, eval_batch_size=eval_batch_size,
+            num_frames=num_frames, flip_augment=flip_augment, seed=seed,
+        )  # fmt: skip
+
+    @staticmethod
+    def _check_num_joints(num_joints: int) -> None:
         if num_joints != _NUM_JOINTS:
             raise ValueError(
                 f"HumanEva-I has 15 joints, got num_joints={num_joints}; a model config's data section sets its own "
                 f"joint count, so put configs/data/humaneva.yaml after it (or pass --data.num_joints 15)"
             )
-        for name, value in (
-            ("num_frames", num_frames), ("downsample", downsample), ("eval_downsample", eval_downsample),
-            ("batch_size", batch_size), ("eval_batch_size", eval_batch_size),
-        ):  # fmt: skip
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        self.save_hyperparameters()
-        self._arrays: dict[str, PoseArrays] = {}
-        self._datasets: dict[str, PoseBatchDataset] = {}
-        self._action_names: list[str] | None = None
-
-    @property
-    def num_joints(self) -> int:
-        return self.hparams.num_joints
 
     @property
     def skeleton(self) -> Skeleton:
         return HUMANEVA_15
 
-    @property
-    def num_frames(self) -> int:
-        return self.hparams.num_frames
+    def _read_files(self) -> HumanEvaFiles:
+        return HumanEvaFiles.read(self.hparams.root, self.hparams.source)
 
-    @property
-    def window_center(self) -> int:
-        return (self.hparams.num_frames - 1) // 2
-
-    @property
-    def subject_names(self) -> list[str]:
-        h = self.hparams
-        return list(dict.fromkeys([*h.train_subjects, *h.val_subjects, *h.test_subjects]))
-
-    @property
-    def action_names(self) -> list[str]:
-        """The metric groups ``"<action>/<subject>"`` (known after ``setup``)."""
-        if self._action_names is None:
-            raise AttributeError(
-                "HumanEvaDataModule.action_names is known only after setup(); call setup() first"
+    def _action_vocabulary(self, files: HumanEvaFiles) -> list[str]:
+        """The metric groups ``"<action>/<subject>"`` of the subjects present in the files."""
+        present = [s for s in self.subject_names if s in files.positions_3d and s in files.positions_2d]
+        if not present:
+            raise KeyError(
+                f"none of the subjects {self.subject_names} is in {files.path_3d} (subjects: {files.subjects()})"
             )
-        return self._action_names
+        return files.groups(present, self.hparams.actions)
 
-    def arrays(self, split: str) -> PoseArrays:
-        if split not in self._arrays:
-            raise RuntimeError(
-                f"split {split!r} is not loaded; loaded: {sorted(self._arrays)}; call setup() first"
-            )
-        return self._arrays[split]
-
-    def setup(self, stage: str | None = None) -> None:
-        splits = self._STAGE_SPLITS.get(stage, ("train", "val", "test"))
-        missing = [s for s in splits if s not in self._arrays]
-        if not missing:
-            return
-        h = self.hparams
-        files = HumanEvaFiles.read(h.root, h.source)
-        if self._action_names is None:
-            present = [s for s in self.subject_names if s in files.positions_3d and s in files.positions_2d]
-            if not present:
-                raise KeyError(
-                    f"none of the subjects {self.subject_names} is in {files.path_3d} (subjects: {files.subjects()})"
-                )
-            self._action_names = files.groups(present, h.actions)
-        subjects = {"train": h.train_subjects, "val": h.val_subjects, "test": h.test_subjects}
-        for split in missing:
-            self._arrays[split] = files.select(
-                subjects[split],
-                h.actions,
-                h.downsample if split == "train" else h.eval_downsample,
-                subject_names=self.subject_names,
-                action_names=self._action_names,
-            )
-            self._datasets[split] = PoseBatchDataset(
-                self._arrays[split], num_frames=h.num_frames, flip_augment=h.flip_augment and split == "train",
-                seed=h.seed,
-            )  # fmt: skip
-
-    def _loader(self, split: str, train: bool) -> DataLoader:
-        if split not in self._datasets:
-            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
-        dataset = self._datasets[split]
-        rank, world_size = (
-            (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
+    def _select(self, files: HumanEvaFiles, subjects: list[str], downsample: int) -> PoseArrays:
+        return files.select(
+            subjects,
+            self.hparams.actions,
+            downsample,
+            subject_names=self.subject_names,
+            action_names=self._action_names,
         )
-        sampler = BatchIndexSampler(
-            len(dataset),
-            self.hparams.batch_size if train else self.hparams.eval_batch_size,
-            shuffle=train,
-            seed=self.hparams.seed,
-            rank=rank,
-            world_size=world_size,
-            dataset=dataset if train else None,
-        )
-        return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)

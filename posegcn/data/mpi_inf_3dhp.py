@@ -42,8 +42,7 @@ from torch.utils.data import DataLoader
 
 from posegcn.data.codec import PoseCodec
 from posegcn.data.datamodule import BatchIndexSampler, PoseBatchDataset
-from posegcn.data.h36m import PoseArrays, _first_bad_frame
-from posegcn.data.humaneva import _pose_arrays
+from posegcn.data.h36m import PoseArrays, _first_bad_frame, concat_sequences
 from posegcn.metrics import mpi_inf_3dhp_joints
 from posegcn.skeleton import H36M_17_TO_16, MPI_INF_3DHP_17, MPI_INF_3DHP_TO_H36M_17, Skeleton, h36m_skeleton
 
@@ -236,7 +235,7 @@ class MPIINF3DHPTestFile:
                 parts["camera"].append(np.zeros(n, dtype=np.int64))
                 parts["frame"].append(np.arange(start, end, dtype=np.int64))
                 sequence_names.append((name, f"frames {start}-{end - 1}", 0))
-        return _pose_arrays(parts, sequence_names, sequences, action_names, skeleton)
+        return concat_sequences(parts, sequence_names, sequences, action_names, skeleton)
 
 
 def load_mpi_inf_3dhp_test(
