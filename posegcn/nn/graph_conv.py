@@ -16,13 +16,22 @@ term is an element-wise scale and the neighbour term one ``[J, J]`` mix.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
 from posegcn.nn.affinity import AffinityModulation, check_adjacency
 from posegcn.nn.init import init_graph_weight_, uniform_bias_
 
-__all__ = ["GraphConv", "WeightUnsharingGraphConv", "decoupled_aggregate", "check_graph_input"]
+__all__ = [
+    "GraphConv",
+    "WeightUnsharingGraphConv",
+    "decoupled_aggregate",
+    "decoupled_graph_conv",
+    "reference_graph_conv",
+    "check_graph_input",
+]
 
 
 def check_graph_input(x: torch.Tensor, num_joints: int, channels: int, owner: str) -> None:
@@ -60,6 +69,117 @@ def decoupled_aggregate(
     h = h_neigh.reshape(-1, j, c)
     neigh = torch.bmm((affinity * off_diagonal).expand(h.shape[0], j, j), h)
     return self_scale * h_self + neigh.view(h_neigh.shape)
+
+
+class _DecoupledGraphConv(torch.autograd.Function):
+    """Fused forward/backward of ``(Â⊙I)(M⊙XW₀) + (Â⊙(1−I))(M⊙XW₁) + b``.
+
+    Autograd of the literal expression spends as long on bookkeeping as on the two
+    GEMMs that carry the FLOPs: the split of ``X[W₀|W₁]`` is undone by a ``cat`` in
+    backward, the gradient of the broadcast ``[J, J]`` mix is a batch of tiny ``[J, J]``
+    products, and every broadcast product leaves a temporary.  Here the backward writes
+    both halves of ``∂L/∂(X[W₀|W₁])`` into one buffer and reduces the affinity gradient
+    from one batched product.
+
+    Inputs: ``x [N, J, C_in]``, ``weight [C_in, 2·C_out]`` (``[W₀|W₁]``), ``self_scale
+    [J, C_out]`` (``diag(Â)`` times ``M``), ``neighbour [J, J]`` (``Â⊙(1−I)``),
+    ``modulation [J, C_out]`` or ``None``, ``bias [C_out]`` or ``None``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, self_scale, neighbour, modulation, bias):
+        n, j, _ = x.shape
+        c = weight.shape[1] // 2
+        h = (x.reshape(n * j, -1) @ weight).view(n, j, 2 * c)
+        h_self, h_neigh = h[..., :c], h[..., c:]
+        mixed_in = h_neigh * modulation if modulation is not None else h_neigh
+        # bmm with the [J, J] matrix broadcast (stride 0); baddbmm adds the bias in the same call.
+        mix = neighbour.expand(n, j, j)
+        out = torch.bmm(mix, mixed_in) if bias is None else torch.baddbmm(bias.expand(n, j, c), mix, mixed_in)
+        out.addcmul_(h_self, self_scale)
+        ctx.save_for_backward(x, weight, self_scale, neighbour, modulation, h, mixed_in)
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, self_scale, neighbour, modulation, h, mixed_in = ctx.saved_tensors
+        need_x, need_w, need_scale, need_neigh, need_mod, need_bias = ctx.needs_input_grad
+        n, j, c = grad_out.shape
+        grad_out = grad_out.contiguous()
+        grad_h = torch.empty_like(h)
+        torch.mul(grad_out, self_scale, out=grad_h[..., :c])
+        grad_mixed = torch.bmm(neighbour.mT.expand(n, j, j), grad_out)
+        if modulation is not None:
+            torch.mul(grad_mixed, modulation, out=grad_h[..., c:])
+        else:
+            grad_h[..., c:] = grad_mixed
+        grad_x = grad_w = grad_scale = grad_neigh = grad_mod = grad_bias = None
+        if need_scale:
+            grad_scale = (grad_out * h[..., :c]).sum(0)
+        if need_mod:
+            grad_mod = (grad_mixed * h[..., c:]).sum(0)
+        if need_neigh:
+            grad_neigh = torch.bmm(grad_out, mixed_in.mT).sum(0)
+        if need_bias and ctx.has_bias:
+            grad_bias = grad_out.sum((0, 1))
+        flat = grad_h.view(n * j, 2 * c)
+        if need_x:
+            grad_x = (flat @ weight.T).view(x.shape)
+        if need_w:
+            grad_w = x.reshape(n * j, -1).T @ flat
+        return grad_x, grad_w, grad_scale, grad_neigh, grad_mod, grad_bias
+
+
+_FUSED = True
+
+
+@contextlib.contextmanager
+def reference_graph_conv():
+    """Within this context graph layers use the straightforward autograd form instead of the fused op.
+
+    For tests and for ``make bench`` (the "before" column); not thread-safe.
+    """
+    global _FUSED
+    previous, _FUSED = _FUSED, False
+    try:
+        yield
+    finally:
+        _FUSED = previous
+
+
+def decoupled_graph_conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    affinity: torch.Tensor,
+    off_diagonal: torch.Tensor,
+    modulation: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The decoupled graph convolution ``(Â⊙I)(M⊙XW₀) + (Â⊙(1−I))(M⊙XW₁) + b``, fused.
+
+    Same value and gradients as ``decoupled_aggregate(affinity, *(x @ _stack_slots(weight)).split(C), …) + b``
+    (the straightforward form; ``tests/test_fused_graph_conv.py`` checks both), about twice as fast
+    for a training step on CPU.
+
+    Shapes:
+        ``x [..., J, C_in]``, ``weight (2, C_in, C_out)``, ``affinity [J, J]``, ``modulation [J, C_out]``,
+        ``bias [C_out]`` → ``[..., J, C_out]``.
+    """
+    if not _FUSED:
+        h_self, h_neigh = (x @ _stack_slots(weight)).split(weight.shape[-1], dim=-1)
+        out = decoupled_aggregate(affinity, h_self, h_neigh, off_diagonal, modulation)
+        return out if bias is None else out + bias
+    j, c_in = x.shape[-2:]
+    self_scale = affinity.diagonal().unsqueeze(-1)
+    if modulation is not None:
+        self_scale = self_scale * modulation
+    else:
+        self_scale = self_scale.expand(j, weight.shape[-1])
+    out = _DecoupledGraphConv.apply(
+        x.reshape(-1, j, c_in), _stack_slots(weight), self_scale, affinity * off_diagonal, modulation, bias
+    )
+    return out.view(*x.shape[:-1], out.shape[-1])
 
 
 def _stack_slots(weight: torch.Tensor) -> torch.Tensor:
@@ -122,9 +242,7 @@ class GraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_graph_input(x, self.num_joints, self.in_channels, type(self).__name__)
-        h_self, h_neigh = (x @ _stack_slots(self.W)).split(self.out_channels, dim=-1)
-        out = decoupled_aggregate(self.adjacency, h_self, h_neigh, self.off_diagonal)
-        return out if self.bias is None else out + self.bias
+        return decoupled_graph_conv(x, self.W, self.adjacency, self.off_diagonal, bias=self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, num_joints={self.num_joints}, bias={self.bias is not None}"

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from posegcn.nn.affinity import AffinityModulation
-from posegcn.nn.graph_conv import _stack_slots, check_graph_input, decoupled_aggregate
+from posegcn.nn.graph_conv import check_graph_input, decoupled_graph_conv
 from posegcn.nn.init import GAIN, init_graph_weight_, uniform_bias_
 
 __all__ = ["ModulatedGraphConv", "MODULATION_INITS"]
@@ -117,9 +117,7 @@ class ModulatedGraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_graph_input(x, self.num_joints, self.in_channels, type(self).__name__)
-        h_self, h_neigh = (x @ _stack_slots(self.W)).split(self.out_channels, dim=-1)
-        out = decoupled_aggregate(self.affinity(), h_self, h_neigh, self.off_diagonal, self.M)
-        return out if self.bias is None else out + self.bias
+        return decoupled_graph_conv(x, self.W, self.affinity(), self.off_diagonal, self.M, self.bias)
 
     def extra_repr(self) -> str:
         return (

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from posegcn.nn.affinity import check_adjacency
-from posegcn.nn.graph_conv import _stack_slots, check_graph_input, decoupled_aggregate
+from posegcn.nn.graph_conv import _stack_slots, check_graph_input, decoupled_graph_conv
 from posegcn.nn.init import init_graph_weight_, uniform_bias_
 
 __all__ = ["SemGraphConv"]
@@ -111,13 +111,13 @@ class SemGraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_graph_input(x, self.num_joints, self.in_channels, type(self).__name__)
-        h_self, h_neigh = (x @ _stack_slots(self.W)).split(self.out_channels, dim=-1)
         a = self.edge_weights()
         if not self.channelwise:
-            out = decoupled_aggregate(a, h_self, h_neigh, self.off_diagonal)
-        else:  # a: [C, J, J]; one [J, J] mix per output channel
-            diag = a.diagonal(dim1=-2, dim2=-1).T  # [J, C]
-            out = diag * h_self + torch.einsum("dij,...jd->...id", a * self.off_diagonal, h_neigh)
+            return decoupled_graph_conv(x, self.W, a, self.off_diagonal, bias=self.bias)
+        # a: [C, J, J]; one [J, J] mix per output channel
+        h_self, h_neigh = (x @ _stack_slots(self.W)).split(self.out_channels, dim=-1)
+        diag = a.diagonal(dim1=-2, dim2=-1).T  # [J, C]
+        out = diag * h_self + torch.einsum("dij,...jd->...id", a * self.off_diagonal, h_neigh)
         return out if self.bias is None else out + self.bias
 
     def extra_repr(self) -> str:
