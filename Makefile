@@ -38,11 +38,11 @@ demo: $(STAMP)
 	WANDB_MODE=offline $(BIN)/posegcn test --config configs/modgcn.yaml --config configs/data/synthetic.yaml \
 		--trainer.default_root_dir $(DEMO_DIR) --ckpt_path $(DEMO_DIR)/checkpoints/best.ckpt
 
-# Benchmarks print tables (and write JSON under outputs/bench/); run on an otherwise idle machine.
+# One table of training/inference/data/metric speed (JSON in outputs/bench/); run on an otherwise idle
+# machine (≈3.5 min on 2 cores).  `python benchmarks/bench.py --quick` times Modulated GCN only.
 bench: $(STAMP)
 	mkdir -p outputs/bench
-	$(BIN)/python benchmarks/bench_metrics.py --output outputs/bench/metrics.json
-	$(BIN)/python benchmarks/bench_dgnet.py --json outputs/bench/dgnet.json
+	$(BIN)/python benchmarks/bench.py --json outputs/bench/bench.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -43,11 +43,11 @@ def test_dgnet_short_training_run_learns(tmp_path):
     data_root = tmp_path / "synthetic"
     run = tmp_path / "run"
     common = [
-        *_args(data_root), "--model.hidden", "32", "--model.num_blocks", "2", "--data.downsample", "2",
-        "--data.eval_downsample", "4", "--figures.every_n_epochs", "0",
+        *_args(data_root), "--data.frames_per_take", "40", "--model.hidden", "64", "--model.num_blocks", "2",
+        "--data.downsample", "2", "--data.eval_downsample", "4", "--figures.every_n_epochs", "0",
         "--trainer.default_root_dir", str(run), "--trainer.enable_progress_bar", "false",
     ]  # fmt: skip
-    main(["fit", *common, "--trainer.max_epochs", "3", "--checkpoint.dirpath", str(run / "ckpt")])
+    main(["fit", *common, "--trainer.max_epochs", "4", "--checkpoint.dirpath", str(run / "ckpt")])
     main(["test", *common, "--ckpt_path", str(run / "ckpt" / "best.ckpt")])
     report = json.loads(sorted(run.rglob("test_metrics.json"))[-1].read_text())
 
@@ -57,6 +57,8 @@ def test_dgnet_short_training_run_learns(tmp_path):
     assert report["frames"]["all"] == test.pose_3d.shape[0]
     baseline = (test.pose_3d - train.pose_3d.mean(dim=0)).norm(dim=-1).mean().item() * 1000
     print(f"DG-Net test MPJPE {report['metrics']['mpjpe']:.1f} mm, mean-pose baseline {baseline:.1f} mm")
-    # 270 steps of a reduced DG-Net beat the mean pose (measured 167 vs 191 mm); issue 5 asks for
-    # "well below" from a short run, which DG-Net does not reach yet on CPU budgets (see the issue notes).
-    assert report["metrics"]["mpjpe"] < baseline
+    # 600 steps (4 epochs × 150 batches of 64 windows) of a 2-block, 64-channel DG-Net: measured
+    # 138.0 mm vs 190.4 mm for the mean pose (0.72×).  In a plain loop on the same data the full-size
+    # Modulated GCN is behind a 32-channel DG-Net at equal steps (160 vs 140 mm after 900 steps): the
+    # margin is set by the step budget a CPU test affords, not by DG-Net learning slowly.
+    assert report["metrics"]["mpjpe"] < 0.8 * baseline

@@ -245,3 +245,67 @@ def test_bad_shapes_raise() -> None:
         DynamicalSpatialGraphConv(C, 5)(torch.randn(2, 4, N, C + 1))
     with pytest.raises(ValueError, match="T >= 2"):
         DynamicalTemporalGraphConv(C, 5)(torch.randn(2, 1, N, C))
+
+
+def _hop_distances(parents: list[int]) -> list[list[int]]:
+    """All-pairs hop distances on a tree given by its parent list (breadth-first from every joint)."""
+    n = len(parents)
+    links = [set() for _ in range(n)]
+    for j, p in enumerate(parents):
+        if p >= 0:
+            links[j].add(p)
+            links[p].add(j)
+    out = []
+    for start in range(n):
+        dist, frontier = {start: 0}, [start]
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for v in links[u]:
+                    if v not in dist:
+                        dist[v] = dist[u] + 1
+                        nxt.append(v)
+            frontier = nxt
+        out.append([dist[j] for j in range(n)])
+    return out
+
+
+@pytest.mark.parametrize("k", [1, 3, 4])
+@pytest.mark.parametrize("include_self", [False, True])
+def test_skeleton_neighbours_are_nearest_by_hops(k: int, include_self: bool) -> None:
+    from posegcn.nn.knn import skeleton_neighbours
+
+    hops = _hop_distances(list(H36M_17.parents))
+    got = skeleton_neighbours(H36M_17.adjacency("row_normalized"), k, include_self)
+    for i in range(N):
+        candidates = [j for j in range(N) if include_self or j != i]
+        expected = sorted(candidates, key=lambda j: (hops[i][j], j))[:k]
+        assert got[i].tolist() == expected
+
+
+def test_fixed_connections_use_the_given_neighbours_everywhere(x: torch.Tensor) -> None:
+    """DSG/DTG with fixed neighbours equal the dynamical layers fed those indices for every frame."""
+    from posegcn.nn.knn import skeleton_neighbours
+
+    torch.manual_seed(1)
+    fixed = skeleton_neighbours(H36M_17.adjacency("binary"), 3)
+    dsg = DynamicalSpatialGraphConv(C, 5, k=3, fixed_neighbours=fixed).double()
+    idx, _ = dsg.graph(x)
+    assert torch.equal(idx, fixed.expand(B, T, N, 3))
+    dtg = DynamicalTemporalGraphConv(C, 5, k=3, fixed_neighbours=fixed).double()
+    (idx_f, _), (idx_b, _) = dtg.graph(x)
+    assert torch.equal(idx_f, fixed.expand(B, T, N, 3)) and torch.equal(idx_b, idx_f)
+    y = dsg(x)
+    assert y.shape == (B, T, N, 5) and torch.isfinite(y).all()
+    with pytest.raises(ValueError, match=r"fixed_neighbours must be \[N, K=3\]"):
+        DynamicalSpatialGraphConv(C, 5, k=3, fixed_neighbours=fixed[:, :2])
+
+
+def test_dgnet_fixed_connections_same_parameters_as_knn() -> None:
+    from posegcn.models.dgnet import DGNet
+
+    knn, fixed = DGNet(H36M_17), DGNet(H36M_17, connections="fixed")
+    assert sum(p.numel() for p in knn.parameters()) == sum(p.numel() for p in fixed.parameters())
+    assert fixed(torch.randn(2, 4, N, 2)).pose.shape == (2, 4, N, 3)
+    with pytest.raises(ValueError, match="unknown connections"):
+        DGNet(H36M_17, connections="random")

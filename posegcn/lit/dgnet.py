@@ -24,7 +24,8 @@ class DGNetModule(PoseLiftingModule):
     Args:
         num_frames: window length ``T`` (4 in the paper); linked from ``data.num_frames``.
         hidden, num_blocks, k_spatial, k_temporal, weighting, include_self, no_knn, non_local,
-        dropout, spatial_units, temporal_units, block_head: see :class:`posegcn.models.DGNet`.
+        dropout, spatial_units, temporal_units, block_head, connections: see :class:`posegcn.models.DGNet`
+            (``connections: fixed`` = the same network with skeleton neighbours instead of KNN).
         lam: λ of the block-level losses (Eq. 17; 0.1).
         loss_reduction: ``"sum"`` (Eq. 15–16 as written: summed over frames and joints) or
             ``"mean"`` (per joint).
@@ -49,6 +50,7 @@ class DGNetModule(PoseLiftingModule):
         spatial_units: list[str] = ["fsg", "dsg"],  # noqa: B006 (copied into a tuple)
         temporal_units: list[str] = ["ftg", "dtg", "ftg"],  # noqa: B006
         block_head: Literal["module", "projection"] = "module",
+        connections: Literal["dynamical", "fixed"] = "dynamical",
         lam: float = 0.1,
         loss_reduction: Literal["sum", "mean"] = "sum",
         lr: float = 1e-3,
@@ -75,7 +77,7 @@ class DGNetModule(PoseLiftingModule):
             self.skeleton, num_frames=num_frames, hidden=hidden, num_blocks=num_blocks, k_spatial=k_spatial,
             k_temporal=k_temporal, weighting=weighting, include_self=include_self, no_knn=no_knn,
             non_local=non_local, dropout=dropout, spatial_units=tuple(spatial_units),
-            temporal_units=tuple(temporal_units), block_head=block_head,
+            temporal_units=tuple(temporal_units), block_head=block_head, connections=connections,
         )  # fmt: skip
 
     def forward(self, pose_2d: torch.Tensor) -> torch.Tensor:

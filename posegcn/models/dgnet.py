@@ -43,7 +43,7 @@ from torch import nn
 from posegcn.nn.dynamical_spatial_graph import DynamicalSpatialGraphConv
 from posegcn.nn.dynamical_temporal_graph import DynamicalTemporalGraphConv
 from posegcn.nn.fixed_graphs import FixedSpatialGraphConv, FixedTemporalGraphConv
-from posegcn.nn.knn import check_weighting
+from posegcn.nn.knn import check_weighting, skeleton_neighbours
 from posegcn.nn.non_local import EmbeddedGaussianNonLocal
 from posegcn.skeleton import Skeleton
 
@@ -61,6 +61,7 @@ __all__ = [
 SPATIAL_KINDS = ("fsg", "dsg")
 TEMPORAL_KINDS = ("ftg", "dtg")
 BLOCK_HEADS = ("module", "projection")
+CONNECTIONS = ("dynamical", "fixed")
 
 
 class DGNetOutput(NamedTuple):
@@ -85,16 +86,24 @@ def _graph_conv(
     k_temporal: int,
     weighting: str,
     include_self: bool,
+    connections: str = "dynamical",
 ) -> nn.Module:
     """One graph-convolution layer of type ``kind`` (no bias: BatchNorm follows)."""
+    fixed = connections == "fixed"
     if kind == "fsg":
         return FixedSpatialGraphConv(in_channels, out_channels, adjacency)
     if kind == "dsg":
-        return DynamicalSpatialGraphConv(in_channels, out_channels, k_spatial, weighting, include_self)
+        neighbours = skeleton_neighbours(adjacency, k_spatial, include_self) if fixed else None
+        return DynamicalSpatialGraphConv(
+            in_channels, out_channels, k_spatial, weighting, include_self, fixed_neighbours=neighbours
+        )
     if kind == "ftg":
         return FixedTemporalGraphConv(in_channels, out_channels)
     if kind == "dtg":
-        return DynamicalTemporalGraphConv(in_channels, out_channels, k_temporal, weighting, include_self)
+        neighbours = skeleton_neighbours(adjacency, k_temporal, include_self) if fixed else None
+        return DynamicalTemporalGraphConv(
+            in_channels, out_channels, k_temporal, weighting, include_self, fixed_neighbours=neighbours
+        )
     raise ValueError(
         f"unknown graph-convolution type {kind!r}; expected one of {SPATIAL_KINDS + TEMPORAL_KINDS}"
     )
@@ -190,8 +199,11 @@ class DGConvBlock(nn.Module):
         non_local: bool = True,
         dropout: float = 0.0,
         block_head: str = "module",
+        connections: str = "dynamical",
     ) -> None:
         super().__init__()
+        if connections not in CONNECTIONS:
+            raise ValueError(f"unknown connections {connections!r}; expected one of {CONNECTIONS}")
         for kind in spatial_units:
             if kind not in SPATIAL_KINDS:
                 raise ValueError(f"spatial_units: unknown unit {kind!r}; expected entries of {SPATIAL_KINDS}")
@@ -208,6 +220,7 @@ class DGConvBlock(nn.Module):
             k_temporal=k_temporal,
             weighting=weighting,
             include_self=include_self,
+            connections=connections,
         )
 
         def unit(kinds: Sequence[str]) -> nn.Sequential:
@@ -266,6 +279,11 @@ class DGNet(nn.Module):
         block_head: ``"module"`` (a residual FSG module then an FSG projection to 3D,
             default) or ``"projection"`` (the FSG projection only).
         adjacency_form: form of ``Skeleton.adjacency`` used by FSG (``"row_normalized"``).
+        connections: ``"dynamical"`` (KNN in feature space, the paper's DSG/DTG) or
+            ``"fixed"``: every DSG/DTG keeps its importance weighting and aggregation but
+            connects each joint to its ``K`` nearest joints along the skeleton
+            (:func:`~posegcn.nn.knn.skeleton_neighbours`; Table VII's "Fixed" style).  The
+            same network without the neighbour search: the fair "without KNN" timing.
     """
 
     def __init__(
@@ -285,6 +303,7 @@ class DGNet(nn.Module):
         temporal_units: Sequence[str] = ("ftg", "dtg", "ftg"),
         block_head: str = "module",
         adjacency_form: str = "row_normalized",
+        connections: str = "dynamical",
     ) -> None:
         super().__init__()
         check_weighting(weighting)
@@ -327,6 +346,7 @@ class DGNet(nn.Module):
                 non_local,
                 dropout,
                 block_head,
+                connections,
             )
             for _ in range(num_blocks)
         )

@@ -12,7 +12,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posegcn.nn.knn import aggregate_neighbours, check_weighting, dense_affinity, edge_weights, knn_indices
+from posegcn.nn.knn import (
+    aggregate_neighbours,
+    check_weighting,
+    dense_affinity,
+    edge_weights,
+    neighbour_indices,
+)
 
 __all__ = ["DynamicalSpatialGraphConv"]
 
@@ -52,6 +58,9 @@ class DynamicalSpatialGraphConv(nn.Module):
             always would be).  Off by default: the fixed graph and the residual already
             carry the self term, and ``K`` then counts other joints.
         bias: add a bias to ``Y_t``.
+        fixed_neighbours: ``[N, K]`` joint indices used for every sample and frame instead
+            of the KNN search (e.g. :func:`~posegcn.nn.knn.skeleton_neighbours`): Table VII's
+            fixed graph connections, with the same weighting and aggregation.
     """
 
     def __init__(
@@ -62,6 +71,7 @@ class DynamicalSpatialGraphConv(nn.Module):
         weighting: str = "softmax",
         include_self: bool = False,
         bias: bool = False,
+        fixed_neighbours: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         check_weighting(weighting)
@@ -72,6 +82,11 @@ class DynamicalSpatialGraphConv(nn.Module):
         self.k = k
         self.weighting = weighting
         self.include_self = include_self
+        if fixed_neighbours is not None and (fixed_neighbours.dim() != 2 or fixed_neighbours.shape[1] != k):
+            raise ValueError(
+                f"DynamicalSpatialGraphConv: fixed_neighbours must be [N, K={k}], got {tuple(fixed_neighbours.shape)}"
+            )
+        self.register_buffer("fixed_neighbours", fixed_neighbours, persistent=False)
         self.phi = nn.Parameter(torch.empty(in_channels, out_channels))
         self.gamma = nn.Linear(2 * in_channels, 1) if weighting != "none" else None
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -97,7 +112,7 @@ class DynamicalSpatialGraphConv(nn.Module):
             ``[..., N, C_in] → ([..., N, K] int64, [..., N, K])``.
         """
         self._check(x)
-        idx = knn_indices(x, self.k, self.include_self)
+        idx = neighbour_indices(x, self.k, self.include_self, self.fixed_neighbours)
         return idx, edge_weights(self.gamma, x, x, idx, self.weighting)
 
     def affinity(self, x: torch.Tensor) -> torch.Tensor:

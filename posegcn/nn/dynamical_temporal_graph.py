@@ -12,7 +12,13 @@ import torch
 from torch import nn
 
 from posegcn.nn.fixed_graphs import neighbour_frames, temporal_transform
-from posegcn.nn.knn import aggregate_neighbours, check_weighting, dense_affinity, edge_weights, knn_indices
+from posegcn.nn.knn import (
+    aggregate_neighbours,
+    check_weighting,
+    dense_affinity,
+    edge_weights,
+    neighbour_indices,
+)
 
 __all__ = ["DynamicalTemporalGraphConv", "feature_motions"]
 
@@ -74,6 +80,9 @@ class DynamicalTemporalGraphConv(nn.Module):
             joint ``i`` at ``t`` (its motion distance is 0, so it always would be).  Off by
             default: that edge is FTG's, which surrounds DTG in the temporal unit.
         bias: add a bias to ``Y_t``.
+        fixed_neighbours: ``[N, K]`` joint indices used for every sample and frame instead
+            of the KNN search (e.g. :func:`~posegcn.nn.knn.skeleton_neighbours`): Table VII's
+            fixed graph connections, with the same weighting and aggregation.
     """
 
     def __init__(
@@ -84,6 +93,7 @@ class DynamicalTemporalGraphConv(nn.Module):
         weighting: str = "softmax",
         include_self: bool = False,
         bias: bool = False,
+        fixed_neighbours: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         check_weighting(weighting)
@@ -94,6 +104,11 @@ class DynamicalTemporalGraphConv(nn.Module):
         self.k = k
         self.weighting = weighting
         self.include_self = include_self
+        if fixed_neighbours is not None and (fixed_neighbours.dim() != 2 or fixed_neighbours.shape[1] != k):
+            raise ValueError(
+                f"DynamicalTemporalGraphConv: fixed_neighbours must be [N, K={k}], got {tuple(fixed_neighbours.shape)}"
+            )
+        self.register_buffer("fixed_neighbours", fixed_neighbours, persistent=False)
         self.weight = nn.Parameter(torch.empty(3, in_channels, out_channels))
         self.alpha = nn.Linear(2 * in_channels, 1) if weighting != "none" else None
         self.beta = nn.Linear(2 * in_channels, 1) if weighting != "none" else None
@@ -139,8 +154,8 @@ class DynamicalTemporalGraphConv(nn.Module):
             )
         motion_f, motion_b = feature_motions(x)
         x_next, x_prev = neighbour_frames(x)
-        idx_f = knn_indices(motion_f, self.k, self.include_self)
-        idx_b = knn_indices(motion_b, self.k, self.include_self)
+        idx_f = neighbour_indices(motion_f, self.k, self.include_self, self.fixed_neighbours)
+        idx_b = neighbour_indices(motion_b, self.k, self.include_self, self.fixed_neighbours)
         w_f = edge_weights(self.alpha, x, x_next, idx_f, self.weighting)
         w_b = edge_weights(self.beta, x, x_prev, idx_b, self.weighting)
         return (idx_f, w_f), (idx_b, w_b)

@@ -29,6 +29,8 @@ __all__ = [
     "check_weighting",
     "aggregate_neighbours",
     "dense_affinity",
+    "skeleton_neighbours",
+    "neighbour_indices",
 ]
 
 #: Edge-weighting functions over the ``K`` neighbours of a joint (see :func:`neighbour_weights`).
@@ -202,3 +204,41 @@ def dense_affinity(idx: torch.Tensor, weights: torch.Tensor, num_nodes: int) -> 
         )
     out = weights.new_zeros(*idx.shape[:-1], num_nodes)
     return out.scatter(-1, idx, weights)
+
+
+def skeleton_neighbours(adjacency: torch.Tensor, k: int, include_self: bool = False) -> torch.Tensor:
+    """The ``k`` joints nearest to every joint *along the skeleton* (hop distance, ties by index).
+
+    A fixed neighbour set with the same ``K`` as the dynamical graphs: DG-Net's graph
+    connection style "Fixed" of Table VII, and the same-depth "without KNN" network of
+    :class:`~posegcn.models.DGNet` (``connections="fixed"``), whose cost differs from DG-Net's
+    only by the neighbour search.  Computed once at construction (not on the data path).
+
+    Shapes:
+        ``adjacency [N, N]`` (non-zero = bone) → ``[N, k]`` int64.
+    """
+    n = adjacency.shape[0]
+    available = n if include_self else n - 1
+    if not 1 <= k <= available:
+        raise ValueError(f"skeleton_neighbours: k={k} must be in [1, {available}] for N={n} joints")
+    linked = (adjacency != 0) | (adjacency.T != 0)
+    hops = torch.full((n, n), float("inf"))
+    hops.fill_diagonal_(0)
+    frontier = torch.eye(n, dtype=torch.bool)
+    for step in range(1, n):  # breadth-first over the (tiny) skeleton
+        frontier = (frontier.float() @ linked.float() > 0) & torch.isinf(hops)
+        hops[frontier] = float(step)
+    if not include_self:
+        hops.fill_diagonal_(float("inf"))
+    # Stable ordering: hop distance first, joint index second.
+    key = hops * n + torch.arange(n, dtype=hops.dtype)
+    return key.topk(k, dim=-1, largest=False, sorted=True).indices
+
+
+def neighbour_indices(
+    x: torch.Tensor, k: int, include_self: bool, fixed: torch.Tensor | None
+) -> torch.Tensor:
+    """:func:`knn_indices` of ``x``, or the ``fixed [N, K]`` indices broadcast over ``x``'s leading dims."""
+    if fixed is None:
+        return knn_indices(x, k, include_self)
+    return fixed.expand(*x.shape[:-2], *fixed.shape)
