@@ -154,7 +154,7 @@ def training_step(case: ModelCase, fused: bool = True, compile: bool = False) ->
     module = case.build().train()
     optimizer = _optimizer(module, fused)
     if compile:
-        module.net = torch.compile(module.net)
+        module.net.compile()  # what --model.compile_network does
     batch = _batch(case, case.batch_size, torch.Generator().manual_seed(0))
 
     def step():

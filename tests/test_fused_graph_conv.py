@@ -98,3 +98,23 @@ def test_reference_context_restores_fused_mode():
             assert graph_conv._FUSED is False
             raise RuntimeError
     assert graph_conv._FUSED is True
+
+
+@pytest.mark.slow
+def test_compile_network_flag_compiles_in_place_with_the_same_output_and_keys():
+    from posegcn.lit import ModulatedGCNModule
+
+    modules = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        module = ModulatedGCNModule(num_joints=16, hidden=16, num_blocks=1, compile_network=compiled)
+        module.setup("fit")
+        modules.append(module)
+    plain, compiled = modules
+    assert compiled.net._compiled_call_impl is not None and plain.net._compiled_call_impl is None
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    batch = {"pose_2d": torch.randn(32, 16, 2), "pose_3d": torch.randn(32, 16, 3)}
+    losses = [m.training_loss(batch)[0] for m in modules]
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
+    losses[1].backward()
+    assert all(p.grad is not None for p in compiled.net.parameters())

