@@ -164,7 +164,7 @@ def decoupled_graph_conv(
     (the straightforward form, used inside :func:`reference_graph_conv`; ``tests/test_fused_graph_conv.py``
     checks both).  ``make bench`` times both: a Modulated GCN training step is ≈7–10 % faster with the
     fused op on 2 CPU cores (the rest of the gain over the "before" column is the fused Adam), and a
-    batch-1 forward ≈25 % faster.
+    batch-1 forward ≈30 % faster.
 
     Shapes:
         ``x [..., J, C_in]``, ``weight (2, C_in, C_out)``, ``affinity [J, J]``, ``modulation [J, C_out]``,
