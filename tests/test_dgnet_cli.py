@@ -38,6 +38,13 @@ def test_dgnet_configs_build_with_linked_window(tmp_path, no_knn):
     assert has_knn is not no_knn
 
 
+def test_dgnet_fixed_connections_through_the_cli(tmp_path):
+    cli = build_cli([*_args(tmp_path), "--model.connections", "fixed"], run=False)
+    graphs = [m for m in cli.model.net.modules() if "Dynamical" in type(m).__name__]
+    assert graphs and all(g.fixed_neighbours is not None for g in graphs)
+    assert cli.model.hparams.connections == "fixed"
+
+
 @pytest.mark.slow
 def test_dgnet_short_training_run_learns(tmp_path):
     data_root = tmp_path / "synthetic"

@@ -101,6 +101,7 @@ def test_reference_context_restores_fused_mode():
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
 def test_compile_network_flag_compiles_in_place_with_the_same_output_and_keys():
     from posegcn.lit import ModulatedGCNModule
 
