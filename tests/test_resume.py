@@ -44,7 +44,7 @@ def _run_args(data_root: Path, run_dir: Path) -> list[str]:
     return [
         "--config", str(REPO / "configs" / "modgcn.yaml"), "--config", SYNTHETIC,
         "--data.root", str(data_root), "--data.frames_per_take", "24", "--data.downsample", "4",
-        "--data.eval_downsample", "8", "--data.flip_augment", "true",
+        "--data.eval_downsample", "8", "--data.flip_augment", "true", "--model.dropout", "0.2",
         "--trainer.max_epochs", "2", "--trainer.deterministic", "true",
         "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(run_dir),
         "--checkpoint.dirpath", str(run_dir / "checkpoints"), "--checkpoint.every_n_train_steps", "7",

@@ -236,9 +236,29 @@ class PoseLiftingModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # the writing class, so that a checkpoint given to another architecture is named as such
         checkpoint["posegcn_module"] = f"{type(self).__module__}.{type(self).__qualname__}"
+        # Dropout draws from the global generators: without their state a resumed run would draw
+        # other masks than the uninterrupted one (batches and flips have their own seeded streams).
+        checkpoint["posegcn_rng"] = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def on_train_start(self) -> None:
+        state = getattr(self, "_rng_to_restore", None)
+        if state is not None:  # after seed_everything and the sanity check: continue the saved streams
+            torch.set_rng_state(state["torch"])
+            if (
+                state["cuda"]
+                and torch.cuda.is_available()
+                and len(state["cuda"]) == torch.cuda.device_count()
+            ):
+                torch.cuda.set_rng_state_all(state["cuda"])
+            self._rng_to_restore = None
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse, in one readable message, a checkpoint whose weights do not fit this network."""
+        """Keep the saved random state for :meth:`on_train_start`, and refuse, in one readable
+        message, a checkpoint whose weights do not fit this network."""
+        self._rng_to_restore = checkpoint.get("posegcn_rng")
         theirs = checkpoint.get("state_dict")
         if not isinstance(theirs, dict):
             return
