@@ -407,8 +407,9 @@ def main(args: Sequence[str] | None = None) -> str:
 class PredictionWriter(pl.Callback):
     """Writes ``posegcn predict`` results on Human3.6M-format data with their provenance.
 
-    ``<output_dir>/predictions.npz`` (``predictions_rank<r>.npz`` per process under DDP, each
-    holding its own contiguous, unpadded shard), with one row per evaluated pose:
+    ``<output_dir>/predictions.npz`` with one row per evaluated pose, in sample order (under DDP
+    every process predicts its own contiguous, unpadded shard; the shards are gathered to rank 0,
+    which writes the one file):
 
     * ``poses_3d`` ``[N, J, 3]`` float32 mm, camera frame, root-relative (the prediction,
       with test-time flip averaging if the model uses it);
@@ -453,12 +454,19 @@ class PredictionWriter(pl.Callback):
         from posegcn.callbacks import run_log_dir
 
         out_dir = self.output_dir or run_log_dir(trainer)  # collective: every rank asks
-        name = self.filename
-        if trainer.world_size > 1:
-            stem, ext = os.path.splitext(self.filename)
-            name = f"{stem}_rank{trainer.global_rank}{ext or '.npz'}"
-        path = os.path.join(out_dir, name)
+        path = os.path.join(out_dir, self.filename)
         cols = {k: torch.cat([r[k] for r in self._rows]) for k in (self._rows[0] if self._rows else {})}
+        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            shards: list[Any] = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shards, cols)  # collective: uneven shard sizes are fine
+            self._rows = []
+            if trainer.global_rank != 0:
+                return
+            shards = [shard for shard in shards if shard]
+            cols = {k: torch.cat([shard[k] for shard in shards]) for k in (shards[0] if shards else {})}
+            if "index" in cols:
+                order = cols["index"].argsort()
+                cols = {k: v[order] for k, v in cols.items()}
         payload: dict[str, Any] = {
             "poses_3d": (cols["pose_3d"] * 1000.0).numpy().astype(np.float32)
             if cols

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,3 +55,19 @@ def test_ddp_fit_then_ddp_test_equals_single_process_test(tmp_path):
             assert ddp["metrics"][key] is None, key
         else:
             assert ddp["metrics"][key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
+
+    # posegcn predict on 2 processes writes one file, in sample order, equal to the single-process one
+    predictions = {}
+    for name, extra in (("single", []), ("ddp", DDP)):
+        out = tmp_path / f"predict_{name}"
+        run = _posegcn("predict", *common, *extra, "--ckpt_path", str(ckpt_dir / "last.ckpt"),
+                       "--trainer.default_root_dir", str(out))  # fmt: skip
+        assert run.returncode == 0, run.stderr[-4000:]
+        files = sorted(p.name for p in out.rglob("predictions*.npz"))
+        assert files == ["predictions.npz"], files
+        predictions[name] = np.load(next(out.rglob("predictions.npz")))
+    single, ddp = predictions["single"], predictions["ddp"]
+    assert len(single["index"]) == reports["single"]["frames"]["all"]
+    np.testing.assert_array_equal(ddp["index"], single["index"])
+    np.testing.assert_array_equal(ddp["frame"], single["frame"])
+    np.testing.assert_allclose(ddp["poses_3d"], single["poses_3d"], rtol=1e-5, atol=1e-4)
