@@ -36,6 +36,9 @@ __all__ = [
     "ResumableDataLoader",
     "H36MDataModule",
     "SyntheticH36MDataModule",
+    "eval_loader",
+    "check_self_sharding",
+    "rank_world",
 ]
 
 # Offset separating the flip-augmentation random stream from the shuffling stream.
@@ -280,6 +283,32 @@ class ResumableDataLoader(DataLoader):
         pass  # see the class docstring
 
 
+def rank_world(trainer: pl.Trainer | None) -> tuple[int, int]:
+    """``(global_rank, world_size)`` of the trainer, ``(0, 1)`` without one."""
+    return (0, 1) if trainer is None else (trainer.global_rank, trainer.world_size)
+
+
+def check_self_sharding(trainer: pl.Trainer | None, owner: str) -> None:
+    """Refuse a distributed trainer that would also shard with Lightning's (padding) sampler."""
+    if trainer is None:
+        return
+    connector = getattr(trainer, "_accelerator_connector", None)
+    distributed = getattr(connector, "is_distributed", trainer.world_size > 1)
+    if distributed and getattr(connector, "use_distributed_sampler", False):
+        raise ValueError(
+            f"{owner} shards its batches itself (exact, unpadded evaluation across ranks); a distributed "
+            "Trainer must run with use_distributed_sampler=False (the posegcn CLI's default; in Python: "
+            "Trainer(..., use_distributed_sampler=False))"
+        )
+
+
+def eval_loader(dataset: PoseBatchDataset, batch_size: int, trainer: pl.Trainer | None) -> DataLoader:
+    """Evaluation/prediction batches of this rank: a contiguous, unpadded shard in sample order."""
+    rank, world_size = rank_world(trainer)
+    sampler = BatchIndexSampler(len(dataset), batch_size, shuffle=False, rank=rank, world_size=world_size)
+    return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
+
+
 class H36MDataModule(pl.LightningDataModule):
     """Human3.6M (VideoPose3D files) for 2D → 3D lifting.
 
@@ -443,22 +472,10 @@ class H36MDataModule(pl.LightningDataModule):
             )
 
     def _check_trainer(self) -> None:
-        trainer = self.trainer
-        if trainer is None:
-            return
-        connector = getattr(trainer, "_accelerator_connector", None)
-        distributed = getattr(connector, "is_distributed", trainer.world_size > 1)
-        if distributed and getattr(connector, "use_distributed_sampler", False):
-            raise ValueError(
-                "H36MDataModule shards its batches itself (exact, unpadded evaluation across ranks); a distributed "
-                "Trainer must run with use_distributed_sampler=False (the posegcn CLI's default; in Python: "
-                "Trainer(..., use_distributed_sampler=False))"
-            )
+        check_self_sharding(self.trainer, type(self).__name__)
 
     def _rank_world(self) -> tuple[int, int]:
-        if self.trainer is None:
-            return 0, 1
-        return self.trainer.global_rank, self.trainer.world_size
+        return rank_world(self.trainer)
 
     # ------------------------------------------------------------------ resuming
     def state_dict(self) -> dict[str, int]:
@@ -494,18 +511,18 @@ class H36MDataModule(pl.LightningDataModule):
         if split not in self._datasets:
             self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
         dataset = self._datasets[split]
+        if not train:
+            return eval_loader(dataset, self.hparams.eval_batch_size, self.trainer)
         rank, world_size = self._rank_world()
         sampler = BatchIndexSampler(
             len(dataset),
-            self.hparams.batch_size if train else self.hparams.eval_batch_size,
-            shuffle=train,
+            self.hparams.batch_size,
+            shuffle=True,
             seed=self.hparams.seed,
             rank=rank,
             world_size=world_size,
-            dataset=dataset if train else None,
+            dataset=dataset,
         )
-        if not train:
-            return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
         if self._resume_position is not None:
             # restored from a checkpoint: continue that epoch where the model stopped
             sampler.resume(*self._resume_position)

@@ -41,7 +41,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from posegcn.data.codec import PoseCodec
-from posegcn.data.datamodule import BatchIndexSampler, PoseBatchDataset
+from posegcn.data.datamodule import PoseBatchDataset, check_self_sharding, eval_loader
 from posegcn.data.h36m import PoseArrays, _first_bad_frame, concat_sequences
 from posegcn.metrics import mpi_inf_3dhp_joints
 from posegcn.skeleton import H36M_17_TO_16, MPI_INF_3DHP_17, MPI_INF_3DHP_TO_H36M_17, Skeleton, h36m_skeleton
@@ -338,6 +338,7 @@ class MPIINF3DHPDataModule(pl.LightningDataModule):
                 f"MPIINF3DHPDataModule holds the MPI-INF-3DHP *test* set for cross-dataset evaluation: use "
                 f"'posegcn test' or 'posegcn predict' (got stage {stage!r}); train on Human3.6M"
             )
+        check_self_sharding(self.trainer, type(self).__name__)
         if self._arrays is not None:
             return
         h = self.hparams
@@ -347,13 +348,7 @@ class MPIINF3DHPDataModule(pl.LightningDataModule):
     def _eval_loader(self) -> DataLoader:
         if self._dataset is None:
             self.setup("test")
-        rank, world_size = (
-            (0, 1) if self.trainer is None else (self.trainer.global_rank, self.trainer.world_size)
-        )
-        sampler = BatchIndexSampler(
-            len(self._dataset), self.hparams.eval_batch_size, shuffle=False, rank=rank, world_size=world_size
-        )
-        return DataLoader(self._dataset, batch_size=None, sampler=sampler, num_workers=0)
+        return eval_loader(self._dataset, self.hparams.eval_batch_size, self.trainer)
 
     def test_dataloader(self) -> DataLoader:
         return self._eval_loader()
