@@ -119,3 +119,14 @@ def test_compile_network_flag_compiles_in_place_with_the_same_output_and_keys():
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
     losses[1].backward()
     assert all(p.grad is not None for p in compiled.net.parameters())
+
+
+def test_mixed_precision_trains_through_the_graph_layers():
+    """Under autocast the layers take the autograd path (the fused backward assumes one dtype)."""
+    torch.manual_seed(0)
+    net = ModulatedGCN(H36M_16)
+    x = torch.randn(8, 16, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = net(x)
+    y.float().pow(2).mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())

@@ -170,7 +170,9 @@ def decoupled_graph_conv(
         ``x [..., J, C_in]``, ``weight (2, C_in, C_out)``, ``affinity [J, J]``, ``modulation [J, C_out]``,
         ``bias [C_out]`` → ``[..., J, C_out]``.
     """
-    if not _FUSED:
+    # Under autocast (mixed precision) operands arrive in mixed dtypes and the hand-written backward
+    # would see them uncast; the autograd form lets autocast handle every product.
+    if not _FUSED or torch.is_autocast_enabled(x.device.type):
         h_self, h_neigh = (x @ _stack_slots(weight)).split(weight.shape[-1], dim=-1)
         out = decoupled_aggregate(affinity, h_self, h_neigh, off_diagonal, modulation)
         return out if bias is None else out + bias
