@@ -196,3 +196,24 @@ def test_ckpt_path_last_resumes_without_a_fixed_checkpoint_folder(tmp_path, monk
     second = tmp_path / "logs" / "lightning_logs" / "version_1" / "checkpoints" / "last.ckpt"
     assert _load(second)["global_step"] == 5  # continued from step 3, not restarted from 0
     assert _load(first)["global_step"] == 3  # the previous run's folder is left as it was
+
+
+@pytest.mark.parametrize("resuming", [True, False])
+def test_random_state_is_restored_only_when_resuming(resuming):
+    from types import SimpleNamespace
+
+    from posegcn.lit import ModulatedGCNModule
+
+    module = ModulatedGCNModule(num_joints=16, hidden=8, num_blocks=1)
+    torch.manual_seed(123)
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    saved_stream = torch.rand(3)
+    module.on_load_checkpoint(checkpoint)
+    module._trainer = SimpleNamespace(ckpt_path="last.ckpt" if resuming else None)
+    torch.manual_seed(7)  # the new run's seed_everything
+    new_stream = torch.rand(3)
+    torch.manual_seed(7)
+    module.on_train_start()
+    expected = saved_stream if resuming else new_stream
+    assert torch.equal(torch.rand(3), expected)

@@ -244,16 +244,15 @@ class PoseLiftingModule(pl.LightningModule):
         }
 
     def on_train_start(self) -> None:
-        state = getattr(self, "_rng_to_restore", None)
-        if state is not None:  # after seed_everything and the sanity check: continue the saved streams
-            torch.set_rng_state(state["torch"])
-            if (
-                state["cuda"]
-                and torch.cuda.is_available()
-                and len(state["cuda"]) == torch.cuda.device_count()
-            ):
-                torch.cuda.set_rng_state_all(state["cuda"])
-            self._rng_to_restore = None
+        state, self._rng_to_restore = getattr(self, "_rng_to_restore", None), None
+        # Only when this fit resumes a checkpoint (--ckpt_path); weights loaded for fine-tuning keep the
+        # new run's seed.  Runs after seed_everything and the sanity check: continue the saved streams.
+        if state is None or self.trainer.ckpt_path is None:
+            return
+        torch.set_rng_state(state["torch"])
+        cuda = state["cuda"]
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep the saved random state for :meth:`on_train_start`, and refuse, in one readable
