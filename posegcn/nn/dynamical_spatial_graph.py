@@ -14,7 +14,7 @@ from torch import nn
 
 from posegcn.nn.knn import (
     aggregate_neighbours,
-    check_weighting,
+    check_neighbour_options,
     dense_affinity,
     edge_weights,
     neighbour_indices,
@@ -74,18 +74,12 @@ class DynamicalSpatialGraphConv(nn.Module):
         fixed_neighbours: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
-        check_weighting(weighting)
-        if k < 1:
-            raise ValueError(f"DynamicalSpatialGraphConv: k must be >= 1, got {k}")
+        check_neighbour_options("DynamicalSpatialGraphConv", k, weighting, fixed_neighbours)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.k = k
         self.weighting = weighting
         self.include_self = include_self
-        if fixed_neighbours is not None and (fixed_neighbours.dim() != 2 or fixed_neighbours.shape[1] != k):
-            raise ValueError(
-                f"DynamicalSpatialGraphConv: fixed_neighbours must be [N, K={k}], got {tuple(fixed_neighbours.shape)}"
-            )
         self.register_buffer("fixed_neighbours", fixed_neighbours, persistent=False)
         self.phi = nn.Parameter(torch.empty(in_channels, out_channels))
         self.gamma = nn.Linear(2 * in_channels, 1) if weighting != "none" else None

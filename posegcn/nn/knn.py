@@ -27,6 +27,7 @@ __all__ = [
     "neighbour_weights",
     "edge_weights",
     "check_weighting",
+    "check_neighbour_options",
     "aggregate_neighbours",
     "dense_affinity",
     "skeleton_neighbours",
@@ -165,6 +166,17 @@ def check_weighting(weighting: str) -> None:
     """Raise ``ValueError`` unless ``weighting`` is one of :data:`WEIGHTINGS`."""
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}; expected one of {WEIGHTINGS}")
+
+
+def check_neighbour_options(
+    owner: str, k: int, weighting: str, fixed_neighbours: torch.Tensor | None
+) -> None:
+    """The argument checks DSG and DTG share: ``k >= 1``, a known weighting, ``fixed_neighbours [N, k]``."""
+    check_weighting(weighting)
+    if k < 1:
+        raise ValueError(f"{owner}: k must be >= 1, got {k}")
+    if fixed_neighbours is not None and (fixed_neighbours.dim() != 2 or fixed_neighbours.shape[1] != k):
+        raise ValueError(f"{owner}: fixed_neighbours must be [N, K={k}], got {tuple(fixed_neighbours.shape)}")
 
 
 def aggregate_neighbours(
