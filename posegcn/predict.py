@@ -55,10 +55,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
@@ -66,7 +64,21 @@ import numpy as np
 import torch
 
 from posegcn.data.codec import PoseCodec
-from posegcn.skeleton import H36M_16, H36M_17, Skeleton
+from posegcn.keypoint_formats import (
+    COCO_17_NAMES,
+    COCO_TO_H36M_17,
+    DEFAULT_MIN_CONFIDENCE,
+    FORMATS,
+    LAYOUTS,
+    Keypoints,
+    coco_to_h36m,
+    fill_missing,
+    layout_matrix,
+    read_keypoint_file,
+    to_model_layout,
+    valid_mask,
+)
+from posegcn.skeleton import Skeleton
 
 __all__ = [
     "COCO_17_NAMES",
@@ -84,102 +96,16 @@ __all__ = [
     "main",
 ]
 
-COCO_17_NAMES = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
-
-#: For every ``H36M_17`` joint the COCO joints averaged to make it (one index = copied).
-#: Spine (7) is the mean of the *synthesised* Hip and Thorax, i.e. of COCO 5, 6, 11, 12.
-COCO_TO_H36M_17: tuple[tuple[int, ...], ...] = (
-    (11, 12),  # 0 Hip        = mid-hip (synthesised)
-    (12,),  # 1 RHip
-    (14,),  # 2 RKnee
-    (16,),  # 3 RFoot
-    (11,),  # 4 LHip
-    (13,),  # 5 LKnee
-    (15,),  # 6 LFoot
-    (5, 6, 11, 12),  # 7 Spine = mean(Hip, Thorax) (synthesised)
-    (5, 6),  # 8 Thorax       = mid-shoulder (synthesised)
-    (0,),  # 9 Neck/Nose      = nose
-    (1, 2),  # 10 Head        = mid-eyes (approximates the head top)
-    (5,),  # 11 LShoulder
-    (7,),  # 12 LElbow
-    (9,),  # 13 LWrist
-    (6,),  # 14 RShoulder
-    (8,),  # 15 RElbow
-    (10,),  # 16 RWrist
-)
-
-#: Input layouts ``posegcn lift`` reads, with their joint counts.
-LAYOUTS = {"h36m17": 17, "h36m16": 16, "coco17": 17}
-
-
-def _coco_matrix() -> np.ndarray:
-    m = np.zeros((17, 17), dtype=np.float64)
-    for h, sources in enumerate(COCO_TO_H36M_17):
-        m[h, list(sources)] = 1.0 / len(sources)
-    return m
-
-
-def coco_to_h36m(keypoints: np.ndarray) -> np.ndarray:
-    """COCO-17 keypoints → Human3.6M-17 order (:data:`COCO_TO_H36M_17`).
-
-    Shapes: ``[..., 17, D] → [..., 17, D]``.
-    """
-    if keypoints.shape[-2] != 17:
-        raise ValueError(f"coco_to_h36m: expected 17 COCO joints [..., 17, D], got {tuple(keypoints.shape)}")
-    return np.einsum("hc,...cd->...hd", _coco_matrix(), keypoints).astype(keypoints.dtype)
-
-
-def to_model_layout(keypoints: np.ndarray, layout: str, skeleton: Skeleton) -> np.ndarray:
-    """Keypoints ``[F, J_in, 2]`` in ``layout`` → the model's skeleton order ``[F, J, 2]``.
-
-    COCO is mapped to H36M-17 first; H36M-17 is reduced to H36M-16 (Neck/Nose dropped) for
-    16-joint models; a 16-joint input cannot feed a 17-joint model.
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown keypoint layout {layout!r}; expected one of {sorted(LAYOUTS)}")
-    if keypoints.shape[-2] != LAYOUTS[layout]:
-        raise ValueError(
-            f"layout {layout!r} has {LAYOUTS[layout]} joints but the keypoints have shape {tuple(keypoints.shape)}"
-        )
-    if layout == "coco17":
-        keypoints, layout = coco_to_h36m(keypoints), "h36m17"
-    if skeleton.parents == H36M_17.parents:
-        if layout != "h36m17":
-            raise ValueError(
-                f"the model needs 17 Human3.6M joints but the input layout is {layout!r} "
-                "(16 joints, no Neck/Nose): a 16-joint input cannot feed a 17-joint model"
-            )
-        return keypoints
-    if skeleton.parents == H36M_16.parents:
-        if layout == "h36m17":
-            return keypoints[..., [j for j in range(17) if j != 9], :]  # drop Neck/Nose
-        return keypoints
-    raise ValueError(
-        f"posegcn lift reads Human3.6M (16/17) or COCO layouts; the model's skeleton is {skeleton.name!r}"
-    )
-
-
-@dataclass
-class Keypoints:
-    """2D keypoints read from a file: ``xy [F, J, 2]`` pixels, image size, layout."""
-
-    xy: np.ndarray
-    width: float
-    height: float
-    layout: str
-    path: str = ""
-
 
 def _check_keypoints_fit_image(path: str, xy: np.ndarray, width: float, height: float) -> None:
     """A wrong image size silently rescales every pose; catch the sizes the keypoints cannot come from.
 
     Detections may stray a little outside the frame (truncated limbs), so the test is loose:
     most keypoints must lie inside the image, and none further than half an image outside.
+    ``xy [..., 2]`` holds the valid keypoints only.
     """
+    if xy.size == 0:  # nothing valid: fill_missing names that problem
+        return
     inside = (xy[..., 0] >= 0) & (xy[..., 0] <= width) & (xy[..., 1] >= 0) & (xy[..., 1] <= height)
     far = (
         (xy[..., 0] < -0.5 * width) | (xy[..., 0] > 1.5 * width)
@@ -195,60 +121,23 @@ def _check_keypoints_fit_image(path: str, xy: np.ndarray, width: float, height: 
 
 
 def read_keypoints(
-    path: str, width: float | None = None, height: float | None = None, layout: str | None = None
+    path: str,
+    width: float | None = None,
+    height: float | None = None,
+    layout: str | None = None,
+    format: str | None = None,
+    track_id: int | None = None,
+    video: str | None = None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> Keypoints:
-    """Read ``.npz``/``.json`` keypoints (see the module docstring); arguments override the file."""
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    elif ext == ".json":
-        with open(path) as fh:
-            data = json.load(fh)
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a JSON object with keys 'keypoints', 'width', 'height'")
-    else:
-        raise ValueError(f"{path}: unsupported keypoint file type {ext!r}; use .npz or .json")
-    if "keypoints" not in data:
-        raise KeyError(f"{path}: no 'keypoints' entry ([frames, joints, 2] pixels); keys: {sorted(data)}")
-    xy = np.asarray(data["keypoints"], dtype=np.float32)
-    if xy.ndim == 2:
-        xy = xy[None]
-    if xy.ndim != 3 or xy.shape[-1] not in (2, 3) or xy.shape[0] == 0:
-        raise ValueError(
-            f"{path}: 'keypoints' must have shape [frames, joints, 2] (or [..., 3] with confidences), "
-            f"got {tuple(xy.shape)}"
-        )
-    xy = xy[..., :2]
-    if not np.isfinite(xy).all():
-        raise ValueError(
-            f"{path}: 'keypoints' contains NaN or infinite values (fill missing detections first)"
-        )
-    size = {}
-    for key, given in (("width", width), ("height", height)):
-        value = given if given is not None else data.get(key)
-        if value is None:
-            raise KeyError(f"{path}: the image {key} is needed (file entry {key!r} or --{key})")
-        size[key] = float(np.asarray(value))
-        if size[key] <= 0:
-            raise ValueError(f"{path}: image {key} must be positive, got {size[key]}")
-    if layout is None:
-        layout = (
-            str(np.asarray(data["layout"]))
-            if "layout" in data
-            else {17: "h36m17", 16: "h36m16"}.get(xy.shape[1])
-        )
-    if layout is None or layout not in LAYOUTS:
-        raise ValueError(
-            f"{path}: cannot tell the joint layout of {xy.shape[1]} joints ({layout!r}); "
-            f"give 'layout' (one of {sorted(LAYOUTS)}) in the file or --layout"
-        )
-    if xy.shape[1] != LAYOUTS[layout]:
-        raise ValueError(
-            f"{path}: layout {layout!r} has {LAYOUTS[layout]} joints, the keypoints have {xy.shape[1]}"
-        )
-    _check_keypoints_fit_image(path, xy, size["width"], size["height"])
-    return Keypoints(xy, size["width"], size["height"], layout, path)
+    """Read keypoints of any supported format (:func:`~posegcn.keypoint_formats.read_keypoint_file`).
+
+    Arguments override the file.  Missing joints stay NaN / zero-confidence (``posegcn lift``
+    fills them); the valid ones (``min_confidence``) must fit the image size.
+    """
+    kp = read_keypoint_file(path, format, width, height, layout, track_id, video)
+    _check_keypoints_fit_image(path, kp.xy[valid_mask(kp, min_confidence)], kp.width, kp.height)
+    return kp
 
 
 def load_module(checkpoint: str, map_location: str | torch.device = "cpu") -> pl.LightningModule:
@@ -352,17 +241,38 @@ def _plot(
     return paths
 
 
+def _note_frame_gaps(frame_ids: np.ndarray) -> None:
+    """Say so when integer frame ids skip numbers: those frames are absent, not interpolated."""
+    if len(frame_ids) < 2 or not np.issubdtype(np.asarray(frame_ids).dtype, np.integer):
+        return
+    gaps = np.flatnonzero(np.diff(frame_ids) > 1)
+    if gaps.size:
+        print(
+            f"note: the frame ids skip numbers {gaps.size} time(s) (first after {frame_ids[gaps[0]]}): "
+            "frames with no file entry (e.g. images without detections in COCO results) are not in the sequence"
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="posegcn lift",
         description="Lift 2D keypoints from a file to 3D poses with a trained posegcn checkpoint "
-        "(see posegcn/predict.py for the file formats and the COCO→Human3.6M mapping).",
+        "(see posegcn/keypoint_formats.py for the file formats and the mapping to Human3.6M).",
     )
     p.add_argument(
         "--ckpt", required=True, help="checkpoint written by `posegcn fit` (best.ckpt / last.ckpt)"
     )
     p.add_argument(
-        "--input", required=True, help=".npz or .json with 'keypoints' [frames, joints, 2] in pixels"
+        "--input",
+        required=True,
+        help="keypoints: posegcn .npz/.json, COCO results .json, an OpenPose *_keypoints.json folder "
+        "or a VideoPose3D data_2d_custom_<name>.npz",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="the input's format (default: detected from the input)",
     )
     p.add_argument(
         "--output",
@@ -372,7 +282,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=float, default=None, help="image width in pixels (overrides the file)")
     p.add_argument("--height", type=float, default=None, help="image height in pixels (overrides the file)")
     p.add_argument(
-        "--layout", choices=sorted(LAYOUTS), default=None, help="keypoint layout (overrides the file)"
+        "--layout",
+        choices=sorted(LAYOUTS),
+        default=None,
+        help="keypoint layout of a posegcn-format file (overrides the file)",
+    )
+    p.add_argument(
+        "--track-id",
+        "--person",
+        dest="track_id",
+        type=int,
+        default=None,
+        metavar="N",
+        help="lift the person with this id (COCO track_id, OpenPose person_id) instead of the person "
+        "with the highest mean keypoint score in each frame",
+    )
+    p.add_argument(
+        "--video", default=None, metavar="NAME", help="the video of a VideoPose3D file with several"
+    )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=DEFAULT_MIN_CONFIDENCE,
+        help="joints with a lower confidence (or NaN) are filled by temporal interpolation "
+        f"(default {DEFAULT_MIN_CONFIDENCE})",
     )
     p.add_argument("--plot", default=None, metavar="DIR", help="write PNG figures of a few frames into DIR")
     p.add_argument("--gif", action="store_true", help="with --plot: also an animated GIF of the sequence")
@@ -385,14 +318,29 @@ def _parser() -> argparse.ArgumentParser:
 def main(args: Sequence[str] | None = None) -> str:
     """``posegcn lift``: returns the path of the written ``.npz``."""
     a = _parser().parse_args(args)
+    kp = read_keypoints(
+        a.input, a.width, a.height, a.layout, a.format, a.track_id, a.video, a.min_confidence
+    )  # fmt: skip
     model = load_module(a.ckpt, map_location=a.device)
     skeleton = model.skeleton
-    kp = read_keypoints(a.input, a.width, a.height, a.layout)
-    xy = to_model_layout(kp.xy, kp.layout, skeleton)
+    used = layout_matrix(kp.layout, skeleton).any(axis=0)  # detector joints the model reads
+    xy_in, filled_in = fill_missing(kp, a.min_confidence, used)
+    xy = to_model_layout(xy_in, kp.layout, skeleton)
+    # a model joint is filled when any detector joint averaged into it was
+    filled = to_model_layout(filled_in[..., None].astype(np.float32), kp.layout, skeleton)[..., 0] > 0
+    print(
+        f"read {len(xy)} frames from {kp.source}; filled {int(filled_in.sum())} of {filled_in[:, used].size} "
+        f"detector joint positions (NaN or confidence < {a.min_confidence:g}) by temporal interpolation, "
+        f"{int(filled.sum())} of {filled.size} model joint positions use them"
+    )
+    _note_frame_gaps(kp.frame_ids)
     poses = lift_keypoints(model, xy, kp.width, kp.height, a.batch_size)
     write_poses(
         a.output, poses, skeleton, keypoints_2d=xy.astype(np.float32), width=kp.width, height=kp.height,
         input_layout=kp.layout, checkpoint=os.path.abspath(a.ckpt), model_class=type(model).__qualname__,
+        filled_mask=filled, num_filled=int(filled.sum()), input_filled_mask=filled_in,
+        num_filled_input=int(filled_in.sum()), min_confidence=float(a.min_confidence),
+        frame_ids=kp.frame_ids, input_format=kp.format, input_source=kp.source,
     )  # fmt: skip
     print(
         f"wrote {len(poses)} 3D poses ({skeleton.name}, millimetres, camera frame, root-relative) to {a.output}"

@@ -101,11 +101,12 @@ def test_read_keypoints_formats_and_errors(tmp_path):
     np.savez(tmp_path / "d.npz", keypoints=kp[:, :15, :2], width=1, height=1)
     with pytest.raises(ValueError, match="layout"):
         read_keypoints(str(tmp_path / "d.npz"))
+    # a NaN joint is read as missing (confidence 0), to be interpolated by `posegcn lift`
     bad = kp[..., :2].copy()
     bad[0, 0, 0] = np.nan
-    np.savez(tmp_path / "e.npz", keypoints=bad, width=1, height=1)
-    with pytest.raises(ValueError, match="NaN"):
-        read_keypoints(str(tmp_path / "e.npz"))
+    np.savez(tmp_path / "e.npz", keypoints=bad, width=640, height=480)
+    got = read_keypoints(str(tmp_path / "e.npz"))
+    assert got.confidence[0, 0] == 0 and (got.confidence.sum() == got.confidence.size - 1)
 
 
 def test_temporal_windows_are_edge_padded():
