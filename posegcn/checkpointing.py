@@ -25,7 +25,15 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-__all__ = ["AtomicCheckpointIO", "PoseModelCheckpoint", "atomic_torch_save", "find_last_checkpoint"]
+from posegcn.errors import InputFileNotFoundError, PoseGCNInputError
+
+__all__ = [
+    "AtomicCheckpointIO",
+    "PoseModelCheckpoint",
+    "atomic_torch_save",
+    "final_epoch_summary",
+    "find_last_checkpoint",
+]
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
@@ -82,13 +90,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: str | os.PathLike, map_location=None, weights_only: bool | None = None):
         if "://" not in str(path) and not os.path.isfile(path):
-            raise FileNotFoundError(f"checkpoint file not found: {path} (check --ckpt_path)")
+            raise InputFileNotFoundError(f"checkpoint file not found: {path} (check --ckpt_path)")
         kwargs = {} if map_location is None else {"map_location": map_location}
         try:
             return super().load_checkpoint(path, weights_only=weights_only, **kwargs)
         except Exception as err:
             size = os.path.getsize(path) if os.path.isfile(path) else "?"
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"cannot read checkpoint {path} ({size} bytes): {type(err).__name__}: {str(err)[:300]}. "
                 "The file is truncated, corrupt or not a torch checkpoint; posegcn writes checkpoints "
                 "atomically, so use last.ckpt / best.ckpt from the run's checkpoints folder"
@@ -122,3 +130,49 @@ def find_last_checkpoint(root: str | os.PathLike) -> Path | None:
     if not candidates:
         return None
     return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def _epoch_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    metrics = {k: v for k, v in entry["metrics"].items() if isinstance(v, float) and v == v}
+    return {"epoch": entry["epoch"], "step": entry["step"], "metrics": metrics}
+
+
+def final_epoch_summary(
+    ckpt_path: str | os.PathLike | None,
+    history: list[dict[str, Any]],
+    val_subjects: list[str] | None,
+    test_subjects: list[str] | None = None,
+) -> dict[str, Any] | None:
+    """The validation numbers of the tested checkpoint's epoch and of the run's final epoch.
+
+    The papers' recipe selects the best epoch on S9/S11 and reports it; ``test_metrics.json``
+    adds the final epoch beside it.  ``history`` is the validation history carried by the
+    tested checkpoint (its last entry is the epoch it was saved at); the final epoch comes from
+    ``last.ckpt`` in the same folder (or the tested checkpoint itself when it is ``last.ckpt``).
+    When the validation subjects are the test subjects, these validation numbers *are* test
+    numbers (same frames, same evaluation).  ``None`` when nothing was recorded (e.g. a
+    converted original checkpoint).
+    """
+    if not history:
+        return None
+    summary: dict[str, Any] = {
+        "validation_subjects": val_subjects,
+        "validation_is_test_split": bool(
+            val_subjects is not None
+            and test_subjects is not None
+            and sorted(val_subjects) == sorted(test_subjects)
+        ),
+        "tested_checkpoint_epoch": _epoch_entry(history[-1]),
+    }
+    final = history
+    if ckpt_path is not None and Path(ckpt_path).name != "last.ckpt":
+        last = Path(ckpt_path).with_name("last.ckpt")
+        final = None
+        if last.is_file():
+            ckpt = AtomicCheckpointIO().load_checkpoint(last, map_location="cpu", weights_only=False)
+            final = (ckpt.get("posegcn_validation") or {}).get("history")
+    if final:
+        summary["final_epoch"] = _epoch_entry(final[-1])
+        best = min(final, key=lambda e: e["metrics"].get("mpjpe", float("inf")))
+        summary["best_epoch_by_val_mpjpe"] = best["epoch"]
+    return summary

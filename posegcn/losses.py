@@ -87,13 +87,17 @@ def bone_loss(
     raise ValueError(f"bone_loss: reduction must be 'sum' or 'mean', got {reduction!r}")
 
 
-def semgcn_loss(pred: torch.Tensor, target: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
-    r"""SemGCN Eq. 7: ``Σ_bones ‖B̃_i − B_i‖² + Σ_joints ‖J̃_i − J_i‖²`` per pose, averaged over poses.
+def semgcn_loss(
+    pred: torch.Tensor, target: torch.Tensor, skeleton: Skeleton, bone_weight: float = 1.0
+) -> torch.Tensor:
+    r"""SemGCN Eq. 7: ``Σ_joints ‖J̃_i − J_i‖² + λ Σ_bones ‖B̃_i − B_i‖²`` per pose, averaged over poses.
 
-    (The original code trains with :func:`mse_loss` only.)
+    ``λ = bone_weight`` (Eq. 7 writes the plain sum, λ = 1).  The original code trains with
+    :func:`mse_loss` only.  Training uses the same ratio through :class:`WeightedLoss`
+    (``mse=1, bone=λ``), which is this loss divided by ``3J``.
     """
     joint_term = (pred - target).square().sum(dim=(-2, -1)).mean()
-    return bone_loss(pred, target, skeleton, reduction="sum") + joint_term
+    return joint_term + bone_weight * bone_loss(pred, target, skeleton, reduction="sum")
 
 
 def modgcn_gt_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -124,7 +128,13 @@ class WeightedLoss(nn.Module):
 
     ``WeightedLoss(mse=0.9, l1=0.1)`` is Modulated GCN's GT loss,
     ``WeightedLoss(mpjpe=0.99, l1=0.01)`` its CPN loss, ``WeightedLoss(mse=1)`` SemGCN's
-    code.  :meth:`terms` returns the unweighted terms (for logging).
+    code and ``WeightedLoss(mse=1, bone=λ)`` SemGCN's Eq. 7.  :meth:`terms` returns the
+    unweighted terms (for logging).
+
+    The ``bone`` term is Eq. 7's bone sum on the scale of :func:`mse_loss`: ``Σ_bones ‖ΔB‖²``
+    per pose divided by ``3J`` (the ``J`` joints' coordinates that the MSE averages over), so
+    that ``mse + λ·bone`` is exactly :func:`semgcn_loss` / ``3J``.  (Adding the summed bone term
+    to the mean-reduced MSE would weigh bones ``3J`` = 48× more than Eq. 7 does.)
 
     Shapes:
         ``pred, target [..., J, 3]`` (metres) → scalar.
@@ -155,12 +165,16 @@ class WeightedLoss(nn.Module):
             "mse": mse_loss,
             "l1": l1_loss,
             "mpjpe": mpjpe_loss,
-            "bone": lambda p, t: bone_loss(p, t, self.skeleton),
+            "bone": lambda p, t: bone_loss(p, t, self.skeleton, reduction="sum") / (3 * p.shape[-2]),
         }
         return {k: fns[k](pred, target) for k, w in self.weights.items() if w}
 
+    def combine(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``Σ_k w_k·terms[k]`` for terms from :meth:`terms` (training logs the terms and minimises this)."""
+        return sum(self.weights[k] * v for k, v in terms.items())
+
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return sum(self.weights[k] * v for k, v in self.terms(pred, target).items())
+        return self.combine(self.terms(pred, target))
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={w}" for k, w in self.weights.items() if w)

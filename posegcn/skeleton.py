@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from posegcn.errors import PoseGCNInputError
+
 __all__ = [
     "Skeleton",
     "H36M_32",
@@ -130,9 +132,13 @@ class Skeleton:
             while p in remove:
                 p = self.parents[p]
             parents.append(-1 if p == -1 else new_index[p])
-        left = [new_index[j] for j in self.joints_left if j in new_index]
-        right = [new_index[j] for j in self.joints_right if j in new_index]
-        pairs = [(l, r) for l, r in zip(left, right)]
+        # Keep left/right *pairs* whose two joints both survive; filtering the two lists separately
+        # would shift one list against the other when only one side of a pair is removed.
+        pairs = [
+            (new_index[l], new_index[r])
+            for l, r in zip(self.joints_left, self.joints_right)
+            if l in new_index and r in new_index
+        ]
         return Skeleton(
             parents=tuple(parents),
             joints_left=tuple(p[0] for p in pairs),
@@ -247,7 +253,7 @@ def h36m_skeleton(num_joints: int) -> Skeleton:
         return H36M_17
     if num_joints == 16:
         return H36M_16
-    raise ValueError(f"Human3.6M layouts have 16 or 17 joints, got num_joints={num_joints}")
+    raise PoseGCNInputError(f"Human3.6M layouts have 16 or 17 joints, got num_joints={num_joints}")
 
 
 # --------------------------------------------------------------------------- HumanEva-I
@@ -299,10 +305,12 @@ def skeleton_for(num_joints: int, layout: str | None = None) -> Skeleton:
     """
     layouts = [layout] if layout is not None else list(_LAYOUTS)
     if layout is not None and layout not in _LAYOUTS:
-        raise ValueError(f"unknown skeleton layout {layout!r}; expected one of {list(_LAYOUTS)}")
+        raise PoseGCNInputError(f"unknown skeleton layout {layout!r}; expected one of {list(_LAYOUTS)}")
     for name in layouts:
         if num_joints in _LAYOUTS[name]:
             return _LAYOUTS[name][num_joints]
     known = {name: sorted(sizes) for name, sizes in _LAYOUTS.items()}
     where = f"layout {layout!r}" if layout is not None else "any layout"
-    raise ValueError(f"no skeleton with num_joints={num_joints} in {where}; known joint counts: {known}")
+    raise PoseGCNInputError(
+        f"no skeleton with num_joints={num_joints} in {where}; known joint counts: {known}"
+    )

@@ -87,7 +87,9 @@ def test_weighted_combinations(poses):
     assert WeightedLoss(mse=0.9, l1=0.1)(pred, target).item() == pytest.approx(gt)
     assert WeightedLoss(mpjpe=0.99, l1=0.01)(pred, target).item() == pytest.approx(cpn)
     wl = WeightedLoss(mse=1.0, bone=0.5, skeleton=H36M_17)
-    expected = ref_mse(pred, target) + 0.5 * ref_bone_sum(pred, target, H36M_17.parents)
+    # Eq. 7 (joint sum + λ bone sum, per pose) divided by the 3J coordinates the MSE averages over
+    expected = ref_mse(pred, target) + 0.5 * ref_bone_sum(pred, target, H36M_17.parents) / (3 * 17)
+    assert wl(pred, target).item() * 3 * 17 == pytest.approx(semgcn_loss(pred, target, H36M_17, 0.5).item())
     assert wl(pred, target).item() == pytest.approx(expected)
     assert set(wl.terms(pred, target)) == {"mse", "bone"}
     with pytest.raises(ValueError, match="skeleton"):

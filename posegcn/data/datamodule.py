@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Literal
 
 import lightning.pytorch as pl
 import numpy as np
@@ -28,9 +29,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from posegcn.data.h36m import H36MFiles, PoseArrays, action_group
+from posegcn.errors import InputKeyError, PoseGCNInputError
 from posegcn.skeleton import Skeleton, h36m_skeleton
 
 __all__ = [
+    "FLIP_MODES",
+    "FlipMode",
+    "flip_mode",
     "PoseBatchDataset",
     "BatchIndexSampler",
     "ResumableDataLoader",
@@ -44,6 +49,21 @@ __all__ = [
 # Offset separating the flip-augmentation random stream from the shuffling stream.
 _FLIP_SEED_OFFSET = 1_000_003
 
+#: Values of ``flip_augment`` (``True`` means ``"random_half"``).
+FLIP_MODES = (False, True, "random_half", "duplicate")
+FlipMode = bool | Literal["random_half", "duplicate"]
+
+
+def flip_mode(flip_augment: FlipMode) -> str:
+    """``"none"``, ``"random_half"`` or ``"duplicate"`` for a ``flip_augment`` value."""
+    if flip_augment is False:
+        return "none"
+    if flip_augment is True or flip_augment == "random_half":
+        return "random_half"
+    if flip_augment == "duplicate":
+        return "duplicate"
+    raise ValueError(f"flip_augment must be one of {FLIP_MODES}, got {flip_augment!r}")
+
 
 class PoseBatchDataset(Dataset):
     """Gathers whole batches (optionally temporal windows) from :class:`PoseArrays`.
@@ -55,7 +75,12 @@ class PoseBatchDataset(Dataset):
     Args:
         arrays: the samples of one split.
         num_frames: window length ``T`` (1 = single frame).
-        flip_augment: mirror a random half of every batch (training only).
+        flip_augment: horizontal flip augmentation (training only), :data:`FLIP_MODES`:
+            ``False``; ``True`` or ``"random_half"`` — mirror a random half of every batch
+            (VideoPose3D; ``N`` samples per epoch); ``"duplicate"`` — every sample appears twice
+            per epoch, once as is and once mirrored (``2N`` samples; the Modulated GCN CPN code,
+            which concatenates a flipped copy of the training set).  Indices ``N … 2N − 1`` are
+            the mirrored copies of ``0 … N − 1``.
         seed: seed of the flip mask stream.
 
     Flip masks are *counter-based*: the mask of a batch is drawn from a generator seeded by
@@ -63,12 +88,15 @@ class PoseBatchDataset(Dataset):
     epoch draws exactly the masks an uninterrupted run draws (:meth:`set_position`).
     """
 
-    def __init__(self, arrays: PoseArrays, num_frames: int = 1, flip_augment: bool = False, seed: int = 0):
+    def __init__(
+        self, arrays: PoseArrays, num_frames: int = 1, flip_augment: FlipMode = False, seed: int = 0
+    ):
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
         self.arrays = arrays
         self.num_frames = num_frames
-        self.flip_augment = flip_augment
+        self.flip_mode = flip_mode(flip_augment)
+        self.flip_augment = self.flip_mode != "none"
         self.seed = seed
         self._offsets = torch.arange(num_frames) - self.window_center
         self._flip_perm = torch.tensor(arrays.skeleton.flip_permutation)
@@ -92,7 +120,7 @@ class PoseBatchDataset(Dataset):
         self._epoch, self._batch = int(epoch), int(batch)
 
     def __len__(self) -> int:
-        return len(self.arrays)
+        return len(self.arrays) * (2 if self.flip_mode == "duplicate" else 1)
 
     def window_indices(self, index: torch.Tensor) -> torch.Tensor:
         """Sample indices of the windows around ``index``, clamped to each sample's sequence.
@@ -112,6 +140,11 @@ class PoseBatchDataset(Dataset):
                 f"got {type(index).__name__} {getattr(index, 'shape', '')}"
             )
         a = self.arrays
+        mirrored = None
+        if self.flip_mode == "duplicate":
+            # the second half of the index range is the mirrored copy of the first
+            mirrored = index >= len(a)
+            index = index - mirrored.long() * len(a)
         if self.num_frames == 1:
             pose_2d = a.pose_2d.index_select(0, index)
             pose_3d = a.pose_3d.index_select(0, index)
@@ -120,8 +153,10 @@ class PoseBatchDataset(Dataset):
             shape = (len(index), self.num_frames, a.skeleton.num_joints)
             pose_2d = a.pose_2d.index_select(0, window).view(*shape, 2)
             pose_3d = a.pose_3d.index_select(0, window).view(*shape, 3)
-        if self.flip_augment:
-            pose_2d, pose_3d = self._flip_random_half(pose_2d, pose_3d)
+        if self.flip_mode == "random_half":
+            mirrored = self._random_half(pose_2d.shape[0])
+        if mirrored is not None:
+            self._mirror(pose_2d, pose_3d, mirrored)
         return {
             "pose_2d": pose_2d,
             "pose_3d": pose_3d,
@@ -131,20 +166,18 @@ class PoseBatchDataset(Dataset):
             "index": index,
         }
 
-    def _flip_random_half(
-        self, pose_2d: torch.Tensor, pose_3d: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mirror ``⌊B/2⌋`` random samples: negate x (normalised 2D) and X (3D), swap left/right joints.
-
-        Works in place on the freshly gathered batch tensors.
-        """
+    def _random_half(self, batch_size: int) -> torch.Tensor:
+        """Indices of ``⌊B/2⌋`` random samples of the batch, from the counter-based flip stream."""
         key = np.random.SeedSequence([self.seed + _FLIP_SEED_OFFSET, self._epoch, self._batch])
         self._generator.manual_seed(int(key.generate_state(1, np.uint64)[0] >> np.uint64(1)))
         self._batch += 1
-        chosen = torch.randperm(pose_2d.shape[0], generator=self._generator)[: pose_2d.shape[0] // 2]
+        return torch.randperm(batch_size, generator=self._generator)[: batch_size // 2]
+
+    def _mirror(self, pose_2d: torch.Tensor, pose_3d: torch.Tensor, chosen: torch.Tensor) -> None:
+        """Mirror the ``chosen`` samples (indices or a boolean mask) in place: negate x (normalised 2D)
+        and X (3D), swap left/right joints (:attr:`Skeleton.flip_permutation`)."""
         for pose, sign in ((pose_2d, self._mirror_2d), (pose_3d, self._mirror_3d)):
             pose[chosen] = pose[chosen].index_select(-2, self._flip_perm) * sign
-        return pose_2d, pose_3d
 
 
 class BatchIndexSampler(Sampler[torch.Tensor]):
@@ -295,7 +328,7 @@ def check_self_sharding(trainer: pl.Trainer | None, owner: str) -> None:
     connector = getattr(trainer, "_accelerator_connector", None)
     distributed = getattr(connector, "is_distributed", trainer.world_size > 1)
     if distributed and getattr(connector, "use_distributed_sampler", False):
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{owner} shards its batches itself (exact, unpadded evaluation across ranks); a distributed "
             "Trainer must run with use_distributed_sampler=False (the posegcn CLI's default; in Python: "
             "Trainer(..., use_distributed_sampler=False))"
@@ -327,9 +360,13 @@ class H36MDataModule(pl.LightningDataModule):
         downsample: keep every n-th frame for training; ``eval_downsample`` for validation/test.
         batch_size, eval_batch_size: batch sizes for training and for evaluation/prediction.
         num_frames: temporal window length ``T`` (1 = single-frame models).
-        flip_augment: horizontal flip of a random half of every training batch.
+        flip_augment: horizontal flip augmentation of the training set: ``false``, ``true`` (=
+            ``random_half``: a random half of every batch) or ``duplicate`` (a mirrored copy of every
+            training pose, 2N samples per epoch: the Modulated GCN CPN code); see :class:`PoseBatchDataset`.
         seed: seed of the per-epoch shuffling and flip streams.
         cameras: camera calibration JSON, ``None`` for the one shipped with posegcn.
+        check_units: check bone lengths (metres), pixel ranges and 2D/3D frame counts while reading
+            (:mod:`posegcn.data.units`); ``False`` for a file whose unusual scale is intended.
     """
 
     def __init__(
@@ -346,20 +383,22 @@ class H36MDataModule(pl.LightningDataModule):
         batch_size: int = 64,
         eval_batch_size: int = 1024,
         num_frames: int = 1,
-        flip_augment: bool = False,
+        flip_augment: FlipMode = False,
         seed: int = 0,
         cameras: str | None = None,
+        check_units: bool = True,
     ):
         super().__init__()
         self._check_num_joints(num_joints)  # fail early on a wrong joint count
         if num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+            raise PoseGCNInputError(f"num_frames must be >= 1, got {num_frames}")
         for name, value in (("downsample", downsample), ("eval_downsample", eval_downsample)):
             if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+                raise PoseGCNInputError(f"{name} must be >= 1, got {value}")
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+                raise PoseGCNInputError(f"{name} must be >= 1, got {value}")
+        flip_mode(flip_augment)  # fail early on an unknown mode
         self.save_hyperparameters()
         self._arrays: dict[str, PoseArrays] = {}
         self._datasets: dict[str, PoseBatchDataset] = {}
@@ -374,13 +413,14 @@ class H36MDataModule(pl.LightningDataModule):
         h36m_skeleton(num_joints)
 
     def _read_files(self) -> H36MFiles:
-        return H36MFiles.read(self.hparams.root, self.file_source)
+        # subclasses whose signature lacks check_units (synthetic data: metres and pixels) check
+        return H36MFiles.read(self.hparams.root, self.file_source, self.hparams.get("check_units", True))
 
     def _action_vocabulary(self, files: H36MFiles) -> list[str]:
         """Sorted action groups over all subjects of this DataModule present in the files."""
         present = [s for s in self.subject_names if s in files.positions_3d and s in files.positions_2d]
         if not present:
-            raise KeyError(
+            raise InputKeyError(
                 f"none of the subjects {self.subject_names} is in {files.path_3d} (subjects: {files.subjects()})"
             )
         takes = files.actions(present, self.hparams.actions)
@@ -467,7 +507,7 @@ class H36MDataModule(pl.LightningDataModule):
             self._datasets[split] = PoseBatchDataset(
                 self._arrays[split],
                 num_frames=h.num_frames,
-                flip_augment=h.flip_augment and split == "train",
+                flip_augment=h.flip_augment if split == "train" else False,
                 seed=h.seed,
             )
 
@@ -574,7 +614,7 @@ class SyntheticH36MDataModule(H36MDataModule):
         batch_size: int = 64,
         eval_batch_size: int = 1024,
         num_frames: int = 1,
-        flip_augment: bool = False,
+        flip_augment: FlipMode = False,
         seed: int = 0,
         cameras: str | None = None,
         frames_per_take: int = 200,

@@ -25,13 +25,27 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 
 from posegcn.callbacks import run_log_dir
-from posegcn.metrics import PoseMetrics
+from posegcn.checkpointing import final_epoch_summary
+from posegcn.errors import NonFiniteLossError, PoseGCNInputError
+from posegcn.metrics import ROOT_ALIGNMENTS, PoseMetrics
 from posegcn.skeleton import Skeleton, skeleton_for
 
 __all__ = ["PoseLiftingModule", "staircase_decay", "add_pixel_noise", "noise_key", "noise_table"]
 
 #: Metrics reported per noise level of ``test_noise_px``.
 NOISE_METRICS = ("mpjpe", "p_mpjpe", "mpjpe_actionwise", "p_mpjpe_actionwise")
+#: Validation metrics logged every epoch (all of them, per action, go into the validation history).
+VALIDATION_KEYS = (
+    "mpjpe",
+    "p_mpjpe",
+    "mpjpe_actionwise",
+    "p_mpjpe_actionwise",
+    "mpjpe_unaligned",
+    "mpjpe_unaligned_actionwise",
+    "n_mpjpe",
+    "pck",
+    "auc",
+)
 #: Image width assumed when a batch carries no ``image_width`` (all Human3.6M cameras).
 DEFAULT_IMAGE_WIDTH = 1000.0
 
@@ -81,6 +95,19 @@ def noise_table(results: dict[str, float], levels: list[float]) -> str:
     return "\n".join(lines)
 
 
+#: What ``mpjpe`` means in ``test_metrics.json`` for each root convention.
+PROTOCOL1_NOTES = {
+    "unaligned": "unaligned: prediction as given (VideoPose3D)",
+    "root_zeroed": "root_zeroed: predicted root joint set to 0, other joints as predicted (the SemGCN / "
+    "Modulated GCN code, their papers' tables); mpjpe_unaligned beside it",
+    "root_aligned": "root_aligned: predicted root subtracted from every joint; mpjpe_unaligned beside it",
+}
+
+
+def _finite_or_none(results: dict[str, float]) -> dict[str, float | None]:
+    return {k: (v if math.isfinite(v) else None) for k, v in results.items()}
+
+
 class PoseLiftingModule(pl.LightningModule):
     """Base module: metrics, optimisation, flip augmentation and reporting.
 
@@ -110,6 +137,12 @@ class PoseLiftingModule(pl.LightningModule):
             an error naming the step, epoch and batch; ``"skip"`` warns and skips the batch
             (no optimiser step).  ``"skip"`` is for a single process: under DDP a batch
             skipped on one rank only would desynchronise the gradient all-reduce.
+        root_alignment: Protocol #1 root convention applied to the prediction before every metric
+            (:func:`~posegcn.metrics.functional.align_root`): ``"unaligned"`` (VideoPose3D),
+            ``"root_zeroed"`` (what the SemGCN and Modulated GCN codes compute, and so their papers'
+            tables; their configs use it) or ``"root_aligned"``.  The unaligned MPJPE is always
+            reported too (``mpjpe_unaligned``).  Checkpoint selection monitors ``val/mpjpe``, i.e.
+            the chosen convention, as the original codes select on their own number.
         compile_network: run the network through ``torch.compile`` (``nn.Module.compile``, so
             checkpoints keep their keys and load with or without it).  Measured on 2 CPU cores
             (``make bench --compile``): Modulated GCN GT training +12 % samples/s at batch 64 and
@@ -130,13 +163,14 @@ class PoseLiftingModule(pl.LightningModule):
         eval_joints: list[int] | None = None,
         test_noise_px: list[float] | None = None,
         nonfinite_loss: Literal["raise", "skip"] = "raise",
+        root_alignment: Literal["unaligned", "root_zeroed", "root_aligned"] = "unaligned",
         compile_network: bool = False,
     ) -> None:
         super().__init__()
         if num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+            raise PoseGCNInputError(f"num_frames must be >= 1, got {num_frames}")
         if lr_decay_every < 1:
-            raise ValueError(f"lr_decay_every must be >= 1, got {lr_decay_every}")
+            raise PoseGCNInputError(f"lr_decay_every must be >= 1, got {lr_decay_every}")
         self.num_joints = num_joints
         self.num_frames = num_frames
         self.window_center = (num_frames - 1) // 2
@@ -150,11 +184,20 @@ class PoseLiftingModule(pl.LightningModule):
         self.eval_joints = eval_joints
         self.test_noise_px = [float(sigma) for sigma in (test_noise_px or [])]
         if any(not math.isfinite(sigma) or sigma < 0 for sigma in self.test_noise_px):
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"test_noise_px: noise levels must be finite and >= 0 pixels, got {test_noise_px}"
             )
         self.nonfinite_loss = nonfinite_loss
+        if root_alignment not in ROOT_ALIGNMENTS:
+            raise PoseGCNInputError(
+                f"root_alignment must be one of {ROOT_ALIGNMENTS}, got {root_alignment!r}"
+            )
+        self.root_alignment = root_alignment
         self.compile_network = compile_network
+        # One entry per finished validation epoch (not the sanity check), carried by every checkpoint:
+        # the final epoch's numbers are reported beside the selected checkpoint's (test_metrics.json).
+        self.validation_history: list[dict[str, Any]] = []
+        self.validation_subjects: list[str] | None = None
         self.skipped_batches = 0  # training batches skipped for a NaN/inf loss (nonfinite_loss="skip")
         self.val_metrics: PoseMetrics | None = None
         self.test_metrics: PoseMetrics | None = None
@@ -192,7 +235,7 @@ class PoseLiftingModule(pl.LightningModule):
             for attr, mine in (("num_joints", self.num_joints), ("num_frames", self.num_frames)):
                 theirs = getattr(dm, attr, None)
                 if theirs is not None and theirs != mine:
-                    raise ValueError(
+                    raise PoseGCNInputError(
                         f"the data gives {attr}={theirs} but the model was built with {attr}={mine}; "
                         f"set both to the same value (e.g. --data.{attr} {mine} --model.{attr} {mine})"
                     )
@@ -200,20 +243,29 @@ class PoseLiftingModule(pl.LightningModule):
         # A data module may prescribe its protocol's joint subset (MPI-INF-3DHP: 14 joints).
         joints = self.eval_joints if self.eval_joints is not None else getattr(dm, "eval_joints", None)
         joints = None if joints is None else [int(j) for j in joints]
+        hparams = getattr(dm, "hparams", None) or {}
+        if "val_subjects" in hparams:
+            self.validation_subjects = [str(s) for s in hparams["val_subjects"]]
+
+        def metrics() -> PoseMetrics:
+            return PoseMetrics(
+                len(group_names),
+                group_names=group_names,
+                joints=joints,
+                root_alignment=self.root_alignment,
+                root_joint=self.skeleton.root,
+            ).to(self.device)
+
         if (
             self.val_metrics is None
             or self.val_metrics.group_names != group_names
             or self.val_metrics["mpjpe"].joints != joints
+            or self.val_metrics.root_alignment != self.root_alignment
         ):
-            n = len(group_names)
-            self.val_metrics = PoseMetrics(n, group_names=group_names, joints=joints).to(self.device)
-            self.test_metrics = PoseMetrics(n, group_names=group_names, joints=joints).to(self.device)
+            self.val_metrics = metrics()
+            self.test_metrics = metrics()
         if stage == "test" and self.test_noise_px:
-            n = len(group_names)
-            self.noise_metrics = {
-                noise_key(sigma): PoseMetrics(n, group_names=group_names, joints=joints).to(self.device)
-                for sigma in self.test_noise_px
-            }
+            self.noise_metrics = {noise_key(sigma): metrics() for sigma in self.test_noise_px}
 
     def configure_optimizers(self) -> dict[str, Any]:
         params = list(self.parameters())
@@ -238,6 +290,11 @@ class PoseLiftingModule(pl.LightningModule):
         checkpoint["posegcn_module"] = f"{type(self).__module__}.{type(self).__qualname__}"
         # Dropout draws from the global generators: without their state a resumed run would draw
         # other masks than the uninterrupted one (batches and flips have their own seeded streams).
+        checkpoint["posegcn_validation"] = {
+            "subjects": self.validation_subjects,
+            "root_alignment": self.root_alignment,
+            "history": list(self.validation_history),
+        }
         checkpoint["posegcn_rng"] = {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -258,6 +315,9 @@ class PoseLiftingModule(pl.LightningModule):
         """Keep the saved random state for :meth:`on_train_start`, and refuse, in one readable
         message, a checkpoint whose weights do not fit this network."""
         self._rng_to_restore = checkpoint.get("posegcn_rng")
+        validation = checkpoint.get("posegcn_validation") or {}
+        self.validation_history = list(validation.get("history") or [])
+        self.validation_subjects = validation.get("subjects")
         theirs = checkpoint.get("state_dict")
         if not isinstance(theirs, dict):
             return
@@ -290,7 +350,7 @@ class PoseLiftingModule(pl.LightningModule):
             )
             if part
         )
-        raise ValueError(
+        raise PoseGCNInputError(
             f"checkpoint {path or ''} does not fit the configured model: it was written by {writer} {shown}, "
             f"the config builds {type(self).__module__}.{type(self).__qualname__} "
             f"(num_joints={self.num_joints}, num_frames={self.num_frames}). {details}. Use the model config the "
@@ -312,7 +372,7 @@ class PoseLiftingModule(pl.LightningModule):
                 "--trainer.gradient_clip_val 1.0)"
             )
             if self.nonfinite_loss == "raise":
-                raise FloatingPointError(
+                raise NonFiniteLossError(
                     f"training loss is {loss.item()} at {where}: {cause}. Training stopped; resume from the last "
                     f"good checkpoint with --ckpt_path, or use --model.nonfinite_loss skip to skip such batches"
                 )
@@ -362,9 +422,12 @@ class PoseLiftingModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         results = self.val_metrics.compute_flat()
         self.val_metrics.reset()
-        for key in ("mpjpe", "p_mpjpe", "mpjpe_actionwise", "p_mpjpe_actionwise", "n_mpjpe", "pck", "auc"):
+        for key in VALIDATION_KEYS:
             if key in results:
                 self.log(f"val/{key}", results[key], prog_bar=key in ("mpjpe", "p_mpjpe"), sync_dist=False)
+        if not self.trainer.sanity_checking:
+            entry = {"epoch": int(self.current_epoch), "step": int(self.global_step)}
+            self.validation_history.append({**entry, "metrics": results})
 
     def on_test_epoch_end(self) -> None:
         actionwise = self.test_metrics.compute_actionwise()
@@ -402,12 +465,24 @@ class PoseLiftingModule(pl.LightningModule):
         rank_zero_info("\n" + table)
         os.makedirs(log_dir, exist_ok=True)
         path = os.path.join(log_dir, "test_metrics.json")
+        ckpt_path = getattr(self.trainer, "ckpt_path", None)
         payload = {
             "units": "millimetres (errors), percent (pck, auc)",
-            "checkpoint": getattr(self.trainer, "ckpt_path", None),
+            "protocol1": PROTOCOL1_NOTES[self.root_alignment],
+            "checkpoint": ckpt_path,
             "frames": frames,
-            "metrics": {k: (v if math.isfinite(v) else None) for k, v in results.items()},
+            "metrics": _finite_or_none(results),
         }
+        # Model selection on the validation split (the papers' recipe: S9/S11, the test subjects):
+        # the selected epoch and the final epoch, as recorded during fit.
+        test_subjects = (getattr(getattr(self.trainer, "datamodule", None), "hparams", None) or {}).get(
+            "test_subjects"
+        )
+        summary = final_epoch_summary(
+            ckpt_path, self.validation_history, self.validation_subjects, test_subjects
+        )
+        if summary:
+            payload["selection"] = summary
         with open(path, "w") as fh:
             json.dump(payload, fh, indent=2)
         rank_zero_info(f"test metrics written to {path}")

@@ -65,13 +65,14 @@ class DGNetModule(PoseLiftingModule):
         eval_joints: list[int] | None = None,
         test_noise_px: list[float] | None = None,
         nonfinite_loss: Literal["raise", "skip"] = "raise",
+        root_alignment: Literal["unaligned", "root_zeroed", "root_aligned"] = "unaligned",
         compile_network: bool = False,
     ) -> None:
         super().__init__(
             num_joints=num_joints, num_frames=num_frames, lr=lr, amsgrad=amsgrad, weight_decay=weight_decay,
             lr_decay=lr_decay, lr_decay_every=lr_decay_every, lr_decay_interval=lr_decay_interval,
             test_flip=test_flip, eval_joints=eval_joints, test_noise_px=test_noise_px,
-            nonfinite_loss=nonfinite_loss, compile_network=compile_network,
+            nonfinite_loss=nonfinite_loss, root_alignment=root_alignment, compile_network=compile_network,
         )  # fmt: skip
         self.save_hyperparameters()
         self.lam = lam

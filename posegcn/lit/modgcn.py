@@ -7,10 +7,18 @@ from typing import Literal
 import torch
 
 from posegcn.lit.base import PoseLiftingModule
-from posegcn.losses import l1_loss, mpjpe_loss, mse_loss
+from posegcn.losses import WeightedLoss
 from posegcn.models.modgcn import ModulatedGCN
 
-__all__ = ["ModulatedGCNModule"]
+__all__ = ["ModulatedGCNModule", "LOSS_WEIGHTS"]
+
+#: The named losses of the configs as :class:`~posegcn.losses.WeightedLoss` weights.
+LOSS_WEIGHTS = {
+    "mse+l1": {"mse": 0.9, "l1": 0.1},  # GT setting (§3.4)
+    "mpjpe+l1": {"mpjpe": 0.99, "l1": 0.01},  # CPN setting (original code)
+    "mse": {"mse": 1.0},
+    "mpjpe": {"mpjpe": 1.0},
+}
 
 
 class ModulatedGCNModule(PoseLiftingModule):
@@ -64,16 +72,18 @@ class ModulatedGCNModule(PoseLiftingModule):
         eval_joints: list[int] | None = None,
         test_noise_px: list[float] | None = None,
         nonfinite_loss: Literal["raise", "skip"] = "raise",
+        root_alignment: Literal["unaligned", "root_zeroed", "root_aligned"] = "unaligned",
         compile_network: bool = False,
     ) -> None:
         super().__init__(
             num_joints=num_joints, num_frames=num_frames, lr=lr, amsgrad=amsgrad, weight_decay=weight_decay,
             lr_decay=lr_decay, lr_decay_every=lr_decay_every, lr_decay_interval=lr_decay_interval,
             test_flip=test_flip, eval_joints=eval_joints, test_noise_px=test_noise_px,
-            nonfinite_loss=nonfinite_loss, compile_network=compile_network,
+            nonfinite_loss=nonfinite_loss, root_alignment=root_alignment, compile_network=compile_network,
         )  # fmt: skip
         self.save_hyperparameters()
         self.loss_name = loss
+        self.criterion = WeightedLoss(**LOSS_WEIGHTS[loss])
         self.sparsity_weight = sparsity_weight
         self.net = ModulatedGCN(
             self.skeleton, hidden=hidden, num_blocks=num_blocks, dropout=dropout, non_local=non_local,
@@ -87,17 +97,8 @@ class ModulatedGCNModule(PoseLiftingModule):
     def training_loss(self, batch):
         pred = self(batch["pose_2d"])
         target = batch["pose_3d"]
-        terms: dict[str, torch.Tensor] = {}
-        if self.loss_name == "mse+l1":
-            terms["mse"], terms["l1"] = mse_loss(pred, target), l1_loss(pred, target)
-            loss = 0.9 * terms["mse"] + 0.1 * terms["l1"]
-        elif self.loss_name == "mpjpe+l1":
-            terms["mpjpe"], terms["l1"] = mpjpe_loss(pred, target), l1_loss(pred, target)
-            loss = 0.99 * terms["mpjpe"] + 0.01 * terms["l1"]
-        elif self.loss_name == "mse":
-            loss = terms["mse"] = mse_loss(pred, target)
-        else:
-            loss = terms["mpjpe"] = mpjpe_loss(pred, target)
+        terms = self.criterion.terms(pred, target)
+        loss = self.criterion.combine(terms)
         if self.sparsity_weight > 0:
             terms["sparsity"] = self.net.affinity_l1()
             loss = loss + self.sparsity_weight * terms["sparsity"]

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 
 from posegcn.lit.base import PoseLiftingModule
-from posegcn.losses import bone_loss, mse_loss
+from posegcn.losses import WeightedLoss
 from posegcn.models.semgcn import SemGCN
 
 __all__ = ["SemGCNModule"]
@@ -25,7 +25,8 @@ class SemGCNModule(PoseLiftingModule):
         non_local: insert the grouped non-local blocks (``SemGCN + non-local``).
         channelwise: one learnable edge vector per output channel (paper Eq. 3) instead of a shared one (Eq. 2).
         dropout: dropout after each hidden layer.
-        bone_weight: weight λ of the bone-vector loss (paper Eq. 7).
+        bone_weight: weight λ of the bone-vector loss (paper Eq. 7): the loss is
+            ``MSE + λ·Σ_bones‖ΔB‖²/(3J)`` = Eq. 7 / 3J (:class:`~posegcn.losses.WeightedLoss`).
         **kwargs: optimisation/evaluation arguments of :class:`PoseLiftingModule`.
     """
 
@@ -49,16 +50,19 @@ class SemGCNModule(PoseLiftingModule):
         eval_joints: list[int] | None = None,
         test_noise_px: list[float] | None = None,
         nonfinite_loss: Literal["raise", "skip"] = "raise",
+        root_alignment: Literal["unaligned", "root_zeroed", "root_aligned"] = "unaligned",
         compile_network: bool = False,
     ) -> None:
         super().__init__(
             num_joints=num_joints, num_frames=num_frames, lr=lr, amsgrad=amsgrad, weight_decay=weight_decay,
             lr_decay=lr_decay, lr_decay_every=lr_decay_every, lr_decay_interval=lr_decay_interval,
             test_flip=test_flip, eval_joints=eval_joints, test_noise_px=test_noise_px,
-            nonfinite_loss=nonfinite_loss, compile_network=compile_network,
+            nonfinite_loss=nonfinite_loss, root_alignment=root_alignment, compile_network=compile_network,
         )  # fmt: skip
         self.save_hyperparameters()
         self.bone_weight = bone_weight
+        # Eq. 7 on the MSE's scale (WeightedLoss's bone term is the bone sum / 3J); MSE alone = the code
+        self.criterion = WeightedLoss(mse=1.0, bone=bone_weight, skeleton=self.skeleton)
         self.net = SemGCN(
             self.skeleton, hidden=hidden, num_blocks=num_blocks, non_local=non_local,
             channelwise=channelwise, dropout=dropout,
@@ -68,11 +72,6 @@ class SemGCNModule(PoseLiftingModule):
         return self.net(pose_2d)
 
     def training_loss(self, batch):
-        pred = self(batch["pose_2d"])
-        target = batch["pose_3d"]
-        terms = {"mse": mse_loss(pred, target)}
-        loss = terms["mse"]
-        if self.bone_weight > 0:
-            terms["bone"] = bone_loss(pred, target, self.skeleton)
-            loss = loss + self.bone_weight * terms["bone"]
-        return loss, terms
+        pred, target = self(batch["pose_2d"]), batch["pose_3d"]
+        terms = self.criterion.terms(pred, target)
+        return self.criterion.combine(terms), terms

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from posegcn.metrics.functional import (
     AUC_THRESHOLDS,
+    ROOT_ALIGNMENTS,
     ActionwiseResult,
     actionwise_mean,
+    align_root,
     auc,
     joint_errors,
     mpi_inf_3dhp_joints,
@@ -39,7 +41,9 @@ __all__ = [
     "ActionwiseMetric",
     "ActionwiseResult",
     "PoseMetrics",
+    "ROOT_ALIGNMENTS",
     "actionwise_mean",
+    "align_root",
     "auc",
     "joint_errors",
     "mpi_inf_3dhp_joints",

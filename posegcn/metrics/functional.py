@@ -6,6 +6,8 @@ Every function takes ``pred`` and ``target`` of shape ``[..., J, 3]`` (any leadi
 Protocol #1 does not re-align them.
 
 * :func:`mpjpe` — Protocol #1, mean per-joint position error.
+* :func:`align_root` — the three root conventions of Protocol #1 found in the field
+  (``unaligned``, ``root_zeroed``, ``root_aligned``), applied to the prediction first.
 * :func:`p_mpjpe` — Protocol #2, MPJPE after a per-pose similarity Procrustes alignment
   (rotation with the reflection fix, uniform scale, translation).
 * :func:`n_mpjpe` — MPJPE after a per-pose least-squares scale ``s = Σ⟨pred, gt⟩ / Σ⟨pred, pred⟩``.
@@ -33,6 +35,8 @@ from posegcn.skeleton import H36M_17, MPI_INF_3DHP_14_OF_H36M_17, Skeleton
 
 __all__ = [
     "AUC_THRESHOLDS",
+    "ROOT_ALIGNMENTS",
+    "align_root",
     "PROCRUSTES_METHODS",
     "ActionwiseResult",
     "actionwise_mean",
@@ -55,6 +59,9 @@ __all__ = [
 
 #: The 31 AUC thresholds 0, 5, …, 150 mm, in metres (each the double nearest ``k·5/1000``).
 AUC_THRESHOLDS: Tensor = torch.arange(0, 155, 5, dtype=torch.float64) / 1000.0
+
+#: Root conventions of Protocol #1 (see :func:`align_root`).
+ROOT_ALIGNMENTS = ("unaligned", "root_zeroed", "root_aligned")
 
 #: Ways to solve the per-pose orthogonal Procrustes problem (see :func:`similarity_transform`).
 PROCRUSTES_METHODS = ("jacobi", "svd")
@@ -120,6 +127,37 @@ def joint_errors(pred: Tensor, target: Tensor, joints: Sequence[int] | None = No
 
 
 # --------------------------------------------------------------------------- Protocol #1
+def align_root(pred: Tensor, alignment: str = "unaligned", root: int = 0) -> Tensor:
+    """The prediction as one of the three Protocol #1 conventions of the field sees it (conventions.md §4).
+
+    The targets are root-relative (root joint at the origin); what happens to the *prediction*
+    differs between codes, by 0.1–4 mm:
+
+    * ``"unaligned"`` — VideoPose3D: the prediction as the network gave it.
+    * ``"root_zeroed"`` — what SemGCN and Modulated GCN literally compute, and so what their
+      papers' tables report.  Their evaluation writes ``outputs_3d[:, :, :] -= outputs_3d[:, :1, :]``
+      on a CPU tensor; the right-hand side is a view of the tensor being written, so the
+      subtraction reads memory it has already changed: the root row becomes 0 first and every
+      other joint then subtracts that 0.  Net effect: the predicted root joint is set to zero,
+      the other joints stay as predicted.
+    * ``"root_aligned"`` — a true root alignment: the predicted root is subtracted from every joint.
+
+    Measured on real Human3.6M with the authors' Modulated GCN GT weights: 38.30 / 38.17 /
+    38.03 mm (unaligned / root_zeroed / root_aligned); the original code prints 38.17.
+
+    Shapes: ``[..., J, 3] → [..., J, 3]`` (``pred`` itself for ``"unaligned"``, else a new tensor).
+    """
+    if alignment == "unaligned":
+        return pred
+    if alignment == "root_zeroed":
+        out = pred.clone()
+        out[..., root, :] = 0.0
+        return out
+    if alignment == "root_aligned":
+        return pred - pred[..., root : root + 1, :]
+    raise ValueError(f"unknown Protocol #1 alignment {alignment!r}; expected one of {ROOT_ALIGNMENTS}")
+
+
 def per_pose_mpjpe(pred: Tensor, target: Tensor, joints: Sequence[int] | None = None) -> Tensor:
     """Protocol #1 per pose: ``(1/J) Σ_j ‖pred_j − gt_j‖`` in millimetres.
 

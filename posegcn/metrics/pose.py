@@ -23,9 +23,11 @@ from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
 from posegcn.metrics.functional import (
+    ROOT_ALIGNMENTS,
     ActionwiseResult,
     _actionwise_compute,
     _actionwise_update,
+    align_root,
     per_pose_auc,
     per_pose_mpjpe,
     per_pose_n_mpjpe,
@@ -46,6 +48,10 @@ class ActionwiseMetric(Metric):
     Args:
         num_groups: number of action groups (15 for Human3.6M); group indices are ``0…G−1``.
         joints: evaluate on this joint subset only (e.g. :func:`~posegcn.metrics.mpi_inf_3dhp_joints`).
+        root_alignment: what is done to the prediction's root first, ``"unaligned"`` (default),
+            ``"root_zeroed"`` (the SemGCN / Modulated GCN code) or ``"root_aligned"``
+            (:func:`~posegcn.metrics.functional.align_root`).
+        root_joint: index of the root joint (0 in every Human3.6M / HumanEva layout).
         validate_args: check the range of ``group`` on every update (one host sync).
         kwargs: passed to :class:`torchmetrics.Metric` (``sync_on_compute``, ``process_group``…).
 
@@ -64,14 +70,20 @@ class ActionwiseMetric(Metric):
         self,
         num_groups: int = 1,
         joints: Sequence[int] | None = None,
+        root_alignment: str = "unaligned",
+        root_joint: int = 0,
         validate_args: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if not isinstance(num_groups, int) or num_groups < 1:
             raise ValueError(f"num_groups must be a positive integer, got {num_groups!r}")
+        if root_alignment not in ROOT_ALIGNMENTS:
+            raise ValueError(f"root_alignment must be one of {ROOT_ALIGNMENTS}, got {root_alignment!r}")
         self.num_groups = num_groups
         self.joints = None if joints is None else [int(j) for j in joints]
+        self.root_alignment = root_alignment
+        self.root_joint = int(root_joint)
         self.validate_args = validate_args
         for name in _STATES:
             self.add_state(name, torch.zeros(num_groups, dtype=torch.float64), dist_reduce_fx="sum")
@@ -85,7 +97,7 @@ class ActionwiseMetric(Metric):
 
         ``group=None`` puts every pose in group 0.  An empty batch is a no-op.
         """
-        values = self.per_pose(pred, target)
+        values = self.per_pose(align_root(pred, self.root_alignment, self.root_joint), target)
         if group is not None and self.validate_args:
             group = torch.as_tensor(group)
             if group.shape != values.shape:
@@ -132,7 +144,7 @@ class ActionwiseMetric(Metric):
 
     def extra_repr(self) -> str:
         joints = "" if self.joints is None else f", joints={self.joints}"
-        return f"num_groups={self.num_groups}{joints}"
+        return f"num_groups={self.num_groups}{joints}, root_alignment={self.root_alignment!r}"
 
 
 class MPJPE(ActionwiseMetric):
@@ -207,7 +219,10 @@ class AUC3D(ActionwiseMetric):
 class PoseMetrics(MetricCollection):
     """All five pose metrics updated together, with flat results and a per-action table.
 
-    Keys: ``mpjpe``, ``p_mpjpe``, ``n_mpjpe``, ``pck``, ``auc``.  :meth:`compute` (the
+    Keys: ``mpjpe``, ``p_mpjpe``, ``n_mpjpe``, ``pck``, ``auc``, and ``mpjpe_unaligned`` when
+    ``root_alignment`` is not ``"unaligned"``: every metric sees the prediction after the root
+    convention (as the original codes compute P-MPJPE on the root-zeroed prediction too), and the
+    unaligned Protocol #1 is always reported beside it.  :meth:`compute` (the
     ``MetricCollection`` one) returns their frame-pooled values; :meth:`compute_flat` returns
     plain floats ``{"mpjpe": pooled, "mpjpe_actionwise": …, "mpjpe/<group name>": …, …}``;
     :meth:`table` renders one row per group plus ``Average (action-wise)`` and
@@ -219,9 +234,19 @@ class PoseMetrics(MetricCollection):
         joints: joint subset for all metrics.
         pck_threshold: 3DPCK threshold in metres.
         p_mpjpe_method: Procrustes solver, ``"jacobi"`` or ``"svd"``.
+        root_alignment: Protocol #1 root convention applied to the prediction before every metric
+            (:func:`~posegcn.metrics.functional.align_root`).
+        root_joint: index of the root joint.
     """
 
-    _LABELS = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "pck": "PCK", "auc": "AUC"}
+    _LABELS = {
+        "mpjpe": "MPJPE",
+        "p_mpjpe": "P-MPJPE",
+        "n_mpjpe": "N-MPJPE",
+        "pck": "PCK",
+        "auc": "AUC",
+        "mpjpe_unaligned": "MPJPE unaligned",
+    }
 
     def __init__(
         self,
@@ -230,6 +255,8 @@ class PoseMetrics(MetricCollection):
         joints: Sequence[int] | None = None,
         pck_threshold: float = 0.150,
         p_mpjpe_method: str = "jacobi",
+        root_alignment: str = "unaligned",
+        root_joint: int = 0,
         **kwargs: Any,
     ) -> None:
         if group_names is None:
@@ -239,22 +266,24 @@ class PoseMetrics(MetricCollection):
             raise ValueError(f"group_names has {len(group_names)} names for num_groups={num_groups}")
         if len(set(group_names)) != num_groups:
             raise ValueError(f"group_names must be distinct, got {group_names}")
-        common = {"num_groups": num_groups, "joints": joints, **kwargs}
-        super().__init__(
-            {
-                "mpjpe": MPJPE(**common),
-                "p_mpjpe": PMPJPE(method=p_mpjpe_method, **common),
-                "n_mpjpe": NMPJPE(**common),
-                "pck": PCK3D(threshold=pck_threshold, **common),
-                "auc": AUC3D(**common),
-            },
-            compute_groups=False,  # the five states differ; no merging
-        )
+        common = {"num_groups": num_groups, "joints": joints, "root_joint": root_joint, **kwargs}
+        aligned = {**common, "root_alignment": root_alignment}
+        metrics = {
+            "mpjpe": MPJPE(**aligned),
+            "p_mpjpe": PMPJPE(method=p_mpjpe_method, **aligned),
+            "n_mpjpe": NMPJPE(**aligned),
+            "pck": PCK3D(threshold=pck_threshold, **aligned),
+            "auc": AUC3D(**aligned),
+        }
+        if root_alignment != "unaligned":
+            metrics["mpjpe_unaligned"] = MPJPE(**common)
+        super().__init__(metrics, compute_groups=False)  # the states differ; no merging
         self.group_names = group_names
+        self.root_alignment = root_alignment
 
     def compute_actionwise(self) -> dict[str, ActionwiseResult]:
         """:meth:`ActionwiseMetric.compute_actionwise` of each metric (collective under DDP)."""
-        return {name: self[name].compute_actionwise() for name in self._LABELS}
+        return {name: self[name].compute_actionwise() for name in self._LABELS if name in self}
 
     def compute_flat(self, results: dict[str, ActionwiseResult] | None = None) -> dict[str, float]:
         """Plain floats with stable keys: ``<metric>``, ``<metric>_actionwise``, ``<metric>/<group>``.

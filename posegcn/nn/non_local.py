@@ -140,9 +140,10 @@ class GroupedNonLocal(nn.Module):
     Shapes:
         ``[B, J, C] → [B, J, C]`` (any leading dims).
 
-    Init:
-        ``θ, φ, g, W_z`` as PyTorch 1×1 convolutions (== ``nn.Linear`` default), ``w_f``
-        likewise, no bias; BatchNorm weight and bias 0 ⇒ identity at initialisation.
+    Init (as the original ``_NonLocalBlock``): ``θ, φ, g, W_z`` and ``w_f`` weights
+        ``kaiming_normal_`` (fan-in, gain √2; a 1×1 convolution's fan-in is ``C_in`` as for the
+        linear map here), their biases 0 (``w_f`` has none); BatchNorm weight and bias 0 ⇒
+        identity at initialisation.
 
     Args:
         channels: ``C``.
@@ -183,7 +184,9 @@ class GroupedNonLocal(nn.Module):
 
     def reset_parameters(self) -> None:
         for lin in (self.theta, self.phi, self.g, self.concat_project, self.w_z):
-            lin.reset_parameters()
+            nn.init.kaiming_normal_(lin.weight)
+            if lin.bias is not None:
+                nn.init.zeros_(lin.bias)
         self.bn.reset_running_stats()
         nn.init.zeros_(self.bn.weight)
         nn.init.zeros_(self.bn.bias)
