@@ -122,6 +122,33 @@ def test_flip_random_half_matches_reference():
     assert not torch.equal(ds[idx]["pose_2d"], batch["pose_2d"])
 
 
+def test_flip_duplicate_mode_adds_one_mirrored_copy_of_every_sample():
+    """Modulated GCN CPN: an epoch holds every training pose twice, once mirrored (2N samples)."""
+    arrays = make_arrays(skeleton=H36M_16)
+    n = len(arrays)
+    ds = PoseBatchDataset(arrays, num_frames=3, flip_augment="duplicate", seed=5)
+    plain = PoseBatchDataset(arrays, num_frames=3)
+    assert len(ds) == 2 * n and len(plain) == n
+    sampler = BatchIndexSampler(len(ds), 4, shuffle=True, seed=1, dataset=ds)
+    epoch = torch.cat(list(sampler))
+    assert sorted(epoch.tolist()) == list(range(2 * n))  # each pose once as is, once mirrored
+    batch, ref = ds[torch.arange(2 * n)], plain[torch.arange(n)]
+    for i in range(n):
+        p2, p3 = ref["pose_2d"][i].numpy(), ref["pose_3d"][i].numpy()
+        np.testing.assert_array_equal(batch["pose_2d"][i].numpy(), p2)
+        np.testing.assert_array_equal(batch["pose_3d"][i].numpy(), p3)
+        np.testing.assert_allclose(
+            batch["pose_2d"][n + i].numpy(), np.stack([numpy_flip(p, H36M_16) for p in p2])
+        )
+        np.testing.assert_allclose(
+            batch["pose_3d"][n + i].numpy(), np.stack([numpy_flip(p, H36M_16) for p in p3])
+        )
+    for key in ("action", "subject", "camera", "index"):  # the copy carries its original's labels and index
+        assert torch.equal(batch[key][n:], ref[key]) and torch.equal(batch[key][:n], ref[key])
+    with pytest.raises(ValueError, match="flip_augment"):
+        PoseBatchDataset(arrays, flip_augment="sometimes")
+
+
 def test_dataset_requires_index_tensor():
     with pytest.raises(TypeError, match="1-D LongTensor"):
         PoseBatchDataset(make_arrays())[3]
