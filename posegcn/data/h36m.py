@@ -8,6 +8,11 @@ Files (see ``README.md`` § Data):
   each ``[F', J, 2]`` pixels; key ``metadata`` (``num_joints``, ``keypoints_symmetry``,
   optional ``layout_name``).
 
+Units are checked cheaply while reading (:mod:`posegcn.data.units`): the median bone length of
+every take (a millimetre file fails), the extent and position of the 2D keypoints in each
+camera's image (normalised coordinates fail) and the 2D/3D frame counts (another frame rate
+fails); ``check_units=False`` (``--data.check_units false``) skips these checks.
+
 For every (subject, action, camera) — one *sequence* — the 3D pose is moved into the
 camera frame, reduced 32 → 17 (→ 16) joints and made root-relative; the 2D keypoints are
 truncated to the 3D length, reduced 17 → 16 if needed and screen-normalised by the
@@ -32,6 +37,8 @@ import torch
 
 from posegcn.camera import Camera, load_h36m_cameras, qinverse, qrot
 from posegcn.data.codec import PoseCodec
+from posegcn.data.units import check_bone_lengths, check_frame_ratio, check_pixels
+from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
 from posegcn.skeleton import (
     H36M_16,
     H36M_17,
@@ -46,6 +53,7 @@ from posegcn.skeleton import (
 __all__ = ["DATA_3D_FILE", "data_2d_file", "PoseArrays", "H36MFiles", "load_h36m", "action_group"]
 
 DATA_3D_FILE = "data_3d_h36m.npz"
+H36M_FPS = 50
 _DOCS = "see README.md § Data"
 _LAYOUTS_16_VS_17 = (
     "The 17-joint layout (VideoPose3D, CPN detections, DG-Net) has Neck/Nose at index 9; the 16-joint "
@@ -129,23 +137,27 @@ def _load_npz_key(path: Path, key: str, required: bool = True) -> object:
     try:
         npz = np.load(path, allow_pickle=True)
     except Exception as err:  # np.load raises many types (BadZipFile, UnpicklingError, OSError, ...)
-        raise ValueError(f"{path} is not a valid .npz file ({type(err).__name__}: {err}); {_DOCS}") from err
+        raise PoseGCNInputError(
+            f"{path} is not a valid .npz file ({type(err).__name__}: {err}); {_DOCS}"
+        ) from err
     if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a valid .npz file (np.load returned {type(npz).__name__}); {_DOCS}")
+        raise PoseGCNInputError(
+            f"{path} is not a valid .npz file (np.load returned {type(npz).__name__}); {_DOCS}"
+        )
     with npz:
         if key not in npz.files:
             if not required:
                 return None
-            raise KeyError(f"{path} has no key {key!r} (keys: {npz.files}); {_DOCS}")
+            raise InputKeyError(f"{path} has no key {key!r} (keys: {npz.files}); {_DOCS}")
         value = npz[key]
     if value.dtype != object or value.shape != ():
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: key {key!r} must hold a pickled dict (0-d object array), "
             f"got an array of dtype {value.dtype} and shape {value.shape}"
         )
     obj = value.item()
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: key {key!r} must hold a dict, got {type(obj).__name__}")
+        raise PoseGCNInputError(f"{path}: key {key!r} must hold a dict, got {type(obj).__name__}")
     return obj
 
 
@@ -178,16 +190,17 @@ class H36MFiles:
     positions_3d: dict
     positions_2d: dict
     layout_2d: str  # "h36m17", "h36m16" or "mpii16"
+    check_units: bool = True  # bone lengths, pixel ranges, frame counts (posegcn.data.units)
 
     @classmethod
-    def read(cls, root: str | Path, source: str) -> H36MFiles:
+    def read(cls, root: str | Path, source: str, check_units: bool = True) -> H36MFiles:
         root = Path(root)
         expected = [DATA_3D_FILE, data_2d_file(source)]
         missing = [name for name in expected if not (root / name).is_file()]
         if missing:
             present = sorted(p.name for p in root.glob("*.npz")) if root.is_dir() else []
             where = f"directory {root}" if root.is_dir() else f"directory {root} (which does not exist)"
-            raise FileNotFoundError(
+            raise InputFileNotFoundError(
                 f"Human3.6M files missing in {where}: expected {expected}, missing {missing}; "
                 f".npz files present: {present or 'none'}. Point --data.root at the folder "
                 f"holding them; {_DOCS}"
@@ -196,7 +209,8 @@ class H36MFiles:
         positions_3d = _load_npz_key(path_3d, "positions_3d")
         positions_2d = _load_npz_key(path_2d, "positions_2d")
         metadata = _load_npz_key(path_2d, "metadata", required=False) or {}
-        return cls(path_3d, path_2d, positions_3d, positions_2d, _layout_2d(path_2d, positions_2d, metadata))
+        layout = _layout_2d(path_2d, positions_2d, metadata)
+        return cls(path_3d, path_2d, positions_3d, positions_2d, layout, check_units)
 
     @property
     def num_joints_2d(self) -> int:
@@ -209,13 +223,13 @@ class H36MFiles:
         """Takes to load per subject: all, or those whose name or group is in ``actions``."""
         subjects = list(subjects)
         if not subjects:
-            raise ValueError("empty subject list: give at least one subject, e.g. ['S1']")
+            raise PoseGCNInputError("empty subject list: give at least one subject, e.g. ['S1']")
         available = self.subjects()
         for s in subjects:
             if s not in self.positions_3d:
-                raise KeyError(f"unknown subject {s!r}: {self.path_3d} has subjects {available}")
+                raise InputKeyError(f"unknown subject {s!r}: {self.path_3d} has subjects {available}")
             if s not in self.positions_2d:
-                raise KeyError(
+                raise InputKeyError(
                     f"unknown subject {s!r}: {self.path_2d} has subjects {list(self.positions_2d)}"
                 )
         wanted = None if actions is None else set(actions)
@@ -232,7 +246,7 @@ class H36MFiles:
             unknown = sorted(wanted - loaded - {action_group(a) for a in loaded})
             if unknown:
                 all_takes = sorted({a for s in subjects for a in self.positions_3d[s]})
-                raise KeyError(
+                raise InputKeyError(
                     f"unknown action(s) {unknown} for subjects {subjects} in {self.path_3d}: available groups "
                     f"{sorted({action_group(a) for a in all_takes})}, takes {all_takes}"
                 )
@@ -265,9 +279,9 @@ class H36MFiles:
         """
         skeleton = h36m_skeleton(num_joints)
         if downsample < 1:
-            raise ValueError(f"downsample must be >= 1, got {downsample}")
+            raise PoseGCNInputError(f"downsample must be >= 1, got {downsample}")
         if self.num_joints_2d == 16 and num_joints == 17:
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d} holds 16-joint 2D keypoints but num_joints=17 was requested (the 3D targets "
                 f"would have 17 joints). {_LAYOUTS_16_VS_17} Set num_joints: 16 "
                 f"(--data.init_args.num_joints 16) or use a 17-joint source such as gt or cpn_ft_h36m_dbb."
@@ -282,7 +296,7 @@ class H36MFiles:
             if s not in subject_names:
                 raise ValueError(f"subject {s!r} is not in the subject vocabulary {subject_names}")
             if s not in calibration:
-                raise KeyError(
+                raise InputKeyError(
                     f"subject {s!r} has no camera calibration in {cameras or 'posegcn/data/h36m_cameras.json'} "
                     f"(calibrated subjects: {list(calibration)})"
                 )
@@ -304,7 +318,7 @@ class H36MFiles:
                 frames = np.arange(0, x_world.shape[0], downsample)
                 x_world = x_world[frames]
                 for c, cam in enumerate(cams):
-                    uv = self._keypoints_2d(s, a, c, keypoints[c])[frames]
+                    uv = self._keypoints_2d(s, a, c, keypoints[c], (cam.res_w, cam.res_h))[frames]
                     if uv.shape[1] == 17 and num_joints == 16:
                         uv = uv[:, list(H36M_17_TO_16)]
                     rel, root = codec.encode_3d(_world_to_camera(x_world, cam))
@@ -327,7 +341,7 @@ class H36MFiles:
         key = f"positions_3d[{subject!r}][{action!r}]"
         if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[1:] != (H36M_32.num_joints, 3):
             shape = tuple(x.shape) if isinstance(x, np.ndarray) else type(x).__name__
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_3d}: {key} must be an array of shape [F, 32, 3] (world metres, 32 mocap markers), "
                 f"got {shape}"
             )
@@ -336,53 +350,64 @@ class H36MFiles:
             x = x[:, list(H36M_17_TO_16)]
         bad = _first_bad_frame(x)
         if bad is not None:
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_3d}: {key} (world coordinates, all cameras) has NaN/inf values, first at frame {bad}"
             )
+        if self.check_units:
+            check_bone_lengths(x, h36m_skeleton(num_joints).parents, f"{self.path_3d}: {key}")
         return x.astype(np.float32, copy=False)
 
     def _keypoints(self, subject: str, action: str, num_cameras: int) -> Sequence[np.ndarray]:
         if action not in self.positions_2d[subject]:
-            raise KeyError(
+            raise InputKeyError(
                 f"{self.path_2d}: subject {subject!r} has no action {action!r} although {self.path_3d} has it "
                 f"(2D actions: {sorted(self.positions_2d[subject])})"
             )
         keypoints = self.positions_2d[subject][action]
         if not isinstance(keypoints, (list, tuple)) or len(keypoints) != num_cameras:
             got = len(keypoints) if isinstance(keypoints, (list, tuple)) else type(keypoints).__name__
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d}: positions_2d[{subject!r}][{action!r}] must be a list of one array per camera: "
                 f"the calibration has {num_cameras} cameras, got {got}"
             )
         return keypoints
 
-    def _keypoints_2d(self, subject: str, action: str, camera: int, uv: np.ndarray) -> np.ndarray:
-        """Pixel keypoints ``[F, J, 2]`` of one camera in H36M order, validated and truncated to the 3D length."""
+    def _keypoints_2d(
+        self, subject: str, action: str, camera: int, uv: np.ndarray, image_size: tuple[int, int]
+    ) -> np.ndarray:
+        """Pixel keypoints ``[F, J, 2]`` of one camera in H36M order, validated and truncated to the 3D length.
+
+        ``image_size`` is the camera's ``(res_w, res_h)``, against which the pixel range is checked.
+        """
         key = f"positions_2d[{subject!r}][{action!r}][{camera}]"
         j = self.num_joints_2d
         if not isinstance(uv, np.ndarray) or uv.ndim != 3 or uv.shape[2] != 2:
             shape = tuple(uv.shape) if isinstance(uv, np.ndarray) else type(uv).__name__
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d}: {key} must be an array of shape [F, {j}, 2] (pixels), got {shape}"
             )
         if uv.shape[1] != j:
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d}: {key} has {uv.shape[1]} joints but the file's layout ({self.layout_2d}) has {j}. "
                 f"{_LAYOUTS_16_VS_17}"
             )
         length_3d = len(self.positions_3d[subject][action])
         if uv.shape[0] < length_3d:
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d}: subject {subject!r}, action {action!r}, camera {camera}: the 2D keypoints have "
                 f"{uv.shape[0]} frames, fewer than the {length_3d} frames of the 3D poses in {self.path_3d}"
             )
+        if self.check_units:
+            check_frame_ratio(uv.shape[0], length_3d, H36M_FPS, f"{self.path_2d}: {key} (3D: {self.path_3d})")
         uv = uv[:length_3d]
         bad = _first_bad_frame(uv)
         if bad is not None:
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d}: subject {subject!r}, action {action!r}, camera {camera} has NaN/inf 2D "
                 f"keypoints, first at frame {bad}"
             )
+        if self.check_units:
+            check_pixels(uv, *image_size, f"{self.path_2d}: {key}")
         if self.layout_2d == "mpii16":
             uv = uv[:, list(SH_TO_H36M_16)]
         return uv
@@ -404,18 +429,18 @@ def _layout_2d(path: Path, positions_2d: dict, metadata: dict) -> str:
         # VideoPose3D's Stacked Hourglass files keep MPII order and say so only through their symmetry.
         layout = "mpii16" if sym == _LAYOUT_SYMMETRY["mpii16"] else "h36m16"
     else:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: 2D keypoints with {num_joints} joints; Human3.6M layouts have 17 or 16 joints. "
             f"{_LAYOUTS_16_VS_17}"
         )
     expected_j = 17 if layout == "h36m17" else 16
     if num_joints != expected_j:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: metadata says layout {layout} ({expected_j} joints) but num_joints={num_joints}"
         )
     if sym is not None and sym != _LAYOUT_SYMMETRY[layout]:
         exp_left, exp_right = _LAYOUT_SYMMETRY[layout]
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: metadata keypoints_symmetry left={sorted(sym[0])} right={sorted(sym[1])} does not match "
             f"the {layout} joint order (left={sorted(exp_left)} right={sorted(exp_right)}); the keypoints are in "
             f"an unknown joint order. Set metadata layout_name='mpii' for MPII-ordered 16-joint files; {_DOCS}"
@@ -431,12 +456,14 @@ def load_h36m(
     num_joints: int = 17,
     downsample: int = 1,
     cameras: str | Path | None = None,
+    check_units: bool = True,
 ) -> PoseArrays:
     """Read ``data_3d_h36m.npz`` + ``data_2d_h36m_<source>.npz`` from ``root`` and build the samples.
 
-    See :meth:`H36MFiles.select` for the arguments.
+    See :meth:`H36MFiles.select` for the arguments; ``check_units=False`` skips the unit checks.
     """
-    return H36MFiles.read(root, source).select(subjects, actions, num_joints, downsample, cameras)
+    files = H36MFiles.read(root, source, check_units=check_units)
+    return files.select(subjects, actions, num_joints, downsample, cameras)
 
 
 def concat_sequences(

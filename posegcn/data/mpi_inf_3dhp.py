@@ -25,6 +25,11 @@ of :func:`~posegcn.metrics.mpi_inf_3dhp_joints` (the DataModule's :attr:`eval_jo
 for the scenes GS (TS1–TS2, green screen), noGS (TS3–TS4) and Outdoor (TS5–TS6) and overall
 (frame-pooled, as the official evaluation script), with MPJPE alongside.
 
+Units are checked while reading (:mod:`posegcn.data.units`): the median bone length of
+``data_3d`` must be a person's in millimetres (a file already in metres fails) and ``data_2d``
+must be pixels of the sequence's image; ``check_units=False`` (``--data.check_units false``)
+skips the checks.
+
 Sequences: each contiguous run of valid frames is one sequence, so temporal windows never
 bridge a skipped stretch.
 """
@@ -43,6 +48,8 @@ from torch.utils.data import DataLoader
 from posegcn.data.codec import PoseCodec
 from posegcn.data.datamodule import PoseBatchDataset, check_self_sharding, eval_loader
 from posegcn.data.h36m import PoseArrays, _first_bad_frame, concat_sequences
+from posegcn.data.units import check_bone_lengths, check_pixels
+from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
 from posegcn.metrics import mpi_inf_3dhp_joints
 from posegcn.skeleton import H36M_17_TO_16, MPI_INF_3DHP_17, MPI_INF_3DHP_TO_H36M_17, Skeleton, h36m_skeleton
 
@@ -75,7 +82,7 @@ def scene_of(sequence: str) -> str:
     for scene, members in MPI_INF_3DHP_SCENES.items():
         if sequence in members:
             return scene
-    raise KeyError(
+    raise InputKeyError(
         f"sequence {sequence!r} belongs to no MPI-INF-3DHP scene {dict(MPI_INF_3DHP_SCENES)}; "
         f"use groups='sequence' for other sequence names"
     )
@@ -93,39 +100,42 @@ class MPIINF3DHPTestFile:
 
     path: Path
     data: dict
+    check_units: bool = True  # bone lengths in mm, pixel ranges (posegcn.data.units)
 
     @classmethod
-    def read(cls, root: str | Path, file: str = MPI_INF_3DHP_TEST_FILE) -> MPIINF3DHPTestFile:
+    def read(
+        cls, root: str | Path, file: str = MPI_INF_3DHP_TEST_FILE, check_units: bool = True
+    ) -> MPIINF3DHPTestFile:
         root = Path(root)
         path = root / file
         if not path.is_file():
             present = sorted(p.name for p in root.glob("*.npz")) if root.is_dir() else []
             where = f"directory {root}" if root.is_dir() else f"directory {root} (which does not exist)"
-            raise FileNotFoundError(
+            raise InputFileNotFoundError(
                 f"MPI-INF-3DHP test file {file!r} missing in {where}; .npz files present: {present or 'none'}. "
                 f"Point --data.root at the folder holding it (--data.file for another name); {_DOCS}"
             )
         try:
             npz = np.load(path, allow_pickle=True)
         except Exception as err:  # BadZipFile, UnpicklingError, OSError, ...
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{path} is not a valid .npz file ({type(err).__name__}: {err}); {_DOCS}"
             ) from err
         if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{path} is not a valid .npz file (np.load returned {type(npz).__name__}); {_DOCS}"
             )
         with npz:
             if "data" not in npz.files:
-                raise KeyError(f"{path} has no key 'data' (keys: {npz.files}); {_DOCS}")
+                raise InputKeyError(f"{path} has no key 'data' (keys: {npz.files}); {_DOCS}")
             value = npz["data"]
         data = value.item() if value.dtype == object and value.shape == () else None
         if not isinstance(data, dict):
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{path}: key 'data' must hold a pickled dict {{'TS1': {{'data_2d', 'data_3d', 'valid'}}, ...}}, "
                 f"got an array of dtype {value.dtype} and shape {value.shape}"
             )
-        return cls(path, data)
+        return cls(path, data, check_units)
 
     def sequences(self) -> list[str]:
         return list(self.data)
@@ -133,15 +143,17 @@ class MPIINF3DHPTestFile:
     def sequence(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
         """Validated ``(data_2d [F, 17, 2] px, data_3d [F, 17, 3] mm, valid [F] bool, (w, h))`` of one sequence."""
         if name not in self.data:
-            raise KeyError(f"{self.path}: no sequence {name!r}; sequences in the file: {self.sequences()}")
+            raise InputKeyError(
+                f"{self.path}: no sequence {name!r}; sequences in the file: {self.sequences()}"
+            )
         entry = self.data[name]
         if not isinstance(entry, dict):
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path}: data[{name!r}] must be a dict with keys {list(_KEYS)}, got {type(entry).__name__}"
             )
         missing = [k for k in _KEYS if k not in entry]
         if missing:
-            raise KeyError(
+            raise InputKeyError(
                 f"{self.path}: data[{name!r}] lacks {missing} (has {sorted(entry)}); each sequence needs 2D pixels "
                 f"'data_2d', 3D millimetres 'data_3d' and the per-frame flags 'valid' (annot_data.mat valid_frame)"
             )
@@ -151,7 +163,7 @@ class MPIINF3DHPTestFile:
         if valid.ndim == 2 and valid.shape[1] == 1:
             valid = valid[:, 0]
         if valid.ndim != 1 or not (len(valid) == len(uv) == len(xyz)):
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path}: data[{name!r}]: 'valid' must have one flag per frame; got valid {valid.shape}, "
                 f"data_2d {uv.shape}, data_3d {xyz.shape}"
             )
@@ -160,7 +172,7 @@ class MPIINF3DHPTestFile:
             bad = _first_bad_frame(x[valid]) if valid.any() else None
             if bad is not None:
                 frame = int(np.flatnonzero(valid)[bad])
-                raise ValueError(
+                raise PoseGCNInputError(
                     f"{self.path}: data[{name!r}][{key!r}] has NaN/inf values in valid frame {frame}"
                 )
         if "image_size" in entry:
@@ -168,12 +180,19 @@ class MPIINF3DHPTestFile:
         elif name in MPI_INF_3DHP_IMAGE_SIZE:
             size = MPI_INF_3DHP_IMAGE_SIZE[name]
         else:
-            raise KeyError(
+            raise InputKeyError(
                 f"{self.path}: sequence {name!r} has no 'image_size' entry and is not one of "
                 f"{list(MPI_INF_3DHP_IMAGE_SIZE)} whose image sizes are known"
             )
         if len(size) != 2 or min(size) < 1:
-            raise ValueError(f"{self.path}: data[{name!r}]['image_size'] must be (width, height), got {size}")
+            raise PoseGCNInputError(
+                f"{self.path}: data[{name!r}]['image_size'] must be (width, height), got {size}"
+            )
+        if self.check_units:
+            check_bone_lengths(
+                xyz[valid], MPI_INF_3DHP_17.parents, f"{self.path}: data[{name!r}]['data_3d']", "mm", 1000.0
+            )
+            check_pixels(uv[valid], *size, f"{self.path}: data[{name!r}]['data_2d']")
         return uv, xyz, valid, size
 
     def _array(self, name: str, key: str, x: object, dim: int) -> np.ndarray:
@@ -181,7 +200,7 @@ class MPIINF3DHPTestFile:
         if x.ndim == 4 and x.shape[1] == 1:  # [F, 1, 17, D] straight from annot_data.mat
             x = x[:, 0]
         if x.ndim != 3 or x.shape[1:] != (_NUM_JOINTS, dim):
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path}: data[{name!r}][{key!r}] must have shape [F, 17, {dim}] (the 17 MPI-INF-3DHP test joints), "
                 f"got {x.shape}"
             )
@@ -202,17 +221,19 @@ class MPIINF3DHPTestFile:
         skeleton = h36m_skeleton(num_joints)
         sequences = list(sequences)
         if not sequences:
-            raise ValueError(f"empty sequence list: give at least one of {self.sequences()}")
+            raise PoseGCNInputError(f"empty sequence list: give at least one of {self.sequences()}")
         absent = [s for s in sequences if s not in self.data]
         if absent:
-            raise KeyError(f"{self.path}: sequences {absent} are absent; the file has {self.sequences()}")
+            raise InputKeyError(
+                f"{self.path}: sequences {absent} are absent; the file has {self.sequences()}"
+            )
         if groups == "scene":
             present = {scene_of(s) for s in sequences}
             action_names = [g for g in MPI_INF_3DHP_SCENES if g in present]
         elif groups == "sequence":
             action_names = list(sequences)
         else:
-            raise ValueError(f"groups must be 'scene' or 'sequence', got {groups!r}")
+            raise PoseGCNInputError(f"groups must be 'scene' or 'sequence', got {groups!r}")
         codec = codec or PoseCodec()
         order = list(MPI_INF_3DHP_TO_H36M_17)
         if num_joints == 16:
@@ -268,6 +289,7 @@ class MPIINF3DHPDataModule(pl.LightningDataModule):
         groups: report per scene (``"scene"``: GS, noGS, Outdoor) or per sequence (``"sequence"``).
         eval_batch_size: poses per batch.
         num_frames: temporal window length ``T`` (windows stay inside runs of valid frames).
+        check_units: check bone lengths (millimetres) and pixel ranges while reading (:mod:`posegcn.data.units`).
     """
 
     def __init__(
@@ -279,14 +301,15 @@ class MPIINF3DHPDataModule(pl.LightningDataModule):
         groups: Literal["scene", "sequence"] = "scene",
         eval_batch_size: int = 1024,
         num_frames: int = 1,
+        check_units: bool = True,
     ):
         super().__init__()
         h36m_skeleton(num_joints)  # fail early on a wrong joint count
         for name, value in (("num_frames", num_frames), ("eval_batch_size", eval_batch_size)):
             if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+                raise PoseGCNInputError(f"{name} must be >= 1, got {value}")
         if groups not in ("scene", "sequence"):
-            raise ValueError(f"groups must be 'scene' or 'sequence', got {groups!r}")
+            raise PoseGCNInputError(f"groups must be 'scene' or 'sequence', got {groups!r}")
         self.save_hyperparameters()
         self._arrays: PoseArrays | None = None
         self._dataset: PoseBatchDataset | None = None
@@ -334,7 +357,7 @@ class MPIINF3DHPDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", "validate"):
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"MPIINF3DHPDataModule holds the MPI-INF-3DHP *test* set for cross-dataset evaluation: use "
                 f"'posegcn test' or 'posegcn predict' (got stage {stage!r}); train on Human3.6M"
             )
@@ -342,7 +365,8 @@ class MPIINF3DHPDataModule(pl.LightningDataModule):
         if self._arrays is not None:
             return
         h = self.hparams
-        self._arrays = MPIINF3DHPTestFile.read(h.root, h.file).select(h.sequences, h.num_joints, h.groups)
+        files = MPIINF3DHPTestFile.read(h.root, h.file, h.check_units)
+        self._arrays = files.select(h.sequences, h.num_joints, h.groups)
         self._dataset = PoseBatchDataset(self._arrays, num_frames=h.num_frames)
 
     def _eval_loader(self) -> DataLoader:
