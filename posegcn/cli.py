@@ -32,9 +32,11 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.utilities import rank_zero_only
 
 from posegcn.callbacks import PoseFigureLogger, run_log_dir
 from posegcn.checkpointing import AtomicCheckpointIO, PoseModelCheckpoint, find_last_checkpoint
+from posegcn.errors import PoseGCNInputError, reports_input_errors
 from posegcn.predict import PredictionWriter
 
 __all__ = ["PoseGCNCLI", "build_cli", "main"]
@@ -143,7 +145,9 @@ class PoseGCNCLI(LightningCLI):
 
         A truncated file, or hyper-parameters the configured model does not accept (a checkpoint
         of another architecture), are reported naming the checkpoint instead of a zip-reader
-        traceback or a dump of the hyper-parameters.
+        traceback or a dump of the hyper-parameters.  A checkpoint of another architecture whose
+        hyper-parameters the configured class does accept replaces the configured model (Lightning's
+        merge): one line says so, since the results are then those of the checkpoint's architecture.
         """
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
@@ -161,10 +165,19 @@ class PoseGCNCLI(LightningCLI):
         )
         if "_class_path" in hparams:
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        configured_before = (self.config[subcommand].get("model") or {}).get("class_path")
         errors = io.StringIO()
         try:
             with contextlib.redirect_stderr(errors):
                 self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
+            merged = (self.config[subcommand].get("model") or {}).get("class_path")
+            if not _same_class(configured_before, merged) and rank_zero_only.rank == 0:
+                print(
+                    f"posegcn: the checkpoint {ckpt_path} was written by {merged}; evaluating that "
+                    f"architecture, not the configured {configured_before}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         except SystemExit:
             lines = [ln.strip() for ln in errors.getvalue().splitlines()]
             reasons = [ln for ln in lines if "not accepted" in ln] or lines[-2:]
@@ -177,7 +190,7 @@ class PoseGCNCLI(LightningCLI):
                 foreign = sorted(set(hparams.get("dict_kwargs", hparams)) - set(accepted))
                 if foreign:
                     reasons = [f"unknown to it: {', '.join(foreign)}"]
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"checkpoint {ckpt_path} does not fit the configured model: it was written by {writer}, whose "
                 f"hyper-parameters {configured} does not accept ({'; '.join(reasons[:3])}). Use the model "
                 f"config the checkpoint was trained with (config.yaml in its run folder)"
@@ -215,6 +228,19 @@ class PoseGCNCLI(LightningCLI):
             self.config_init[self.subcommand]["ckpt_path"] = str(last)
 
 
+def _same_class(a: str | None, b: str | None) -> bool:
+    """Whether two class paths name one class (``posegcn.lit.X`` and ``posegcn.lit.x.X`` do)."""
+
+    def resolve(path: str | None) -> object:
+        module_name, _, name = str(path).rpartition(".")
+        try:
+            return getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError, ValueError):
+            return path
+
+    return a is None or b is None or resolve(a) is resolve(b)
+
+
 def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
     """Parse ``args`` and, with ``run=True``, execute the subcommand; returns the CLI object.
 
@@ -243,8 +269,13 @@ def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
     )
 
 
+@reports_input_errors("posegcn")
 def main(args: ArgsType = None) -> None:
     """Entry point of the ``posegcn`` console script; ``args`` lets tests and notebooks call it.
+
+    Input errors of every subcommand (:class:`~posegcn.errors.PoseGCNInputError`, recognised
+    PyTorch/Lightning argument errors) print one line ``posegcn: error: …`` and exit with status 2;
+    ``POSEGCN_TRACEBACK=1`` shows their traceback (:mod:`posegcn.errors`).
 
     ``posegcn lift …`` goes to :func:`posegcn.predict.main`; everything else to the LightningCLI.
     A W&B run started by the command is finished at its end, so that a second command in the

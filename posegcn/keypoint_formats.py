@@ -79,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
 from posegcn.skeleton import H36M_16, H36M_17, Skeleton
 
 __all__ = [
@@ -219,11 +220,11 @@ FORMATS = ("posegcn", "coco", "openpose", "videopose3d")
 DEFAULT_MIN_CONFIDENCE = 0.1
 
 
-class NoPersonError(ValueError):
+class NoPersonError(PoseGCNInputError):
     """A keypoint file in which no person (or not the requested one) is found in any frame."""
 
 
-class MissingJointError(ValueError):
+class MissingJointError(PoseGCNInputError):
     """A joint the model needs that is valid in no frame of the sequence (nothing to interpolate)."""
 
 
@@ -243,21 +244,21 @@ def layout_matrix(layout: str, skeleton: Skeleton) -> np.ndarray:
     Neck/Nose; a 16-joint input cannot feed a 17-joint model.
     """
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown keypoint layout {layout!r}; expected one of {sorted(LAYOUTS)}")
+        raise PoseGCNInputError(f"unknown keypoint layout {layout!r}; expected one of {sorted(LAYOUTS)}")
     if layout in TO_H36M_17:
         m, h36m = _table_matrix(TO_H36M_17[layout], LAYOUTS[layout]), "h36m17"
     else:
         m, h36m = np.eye(LAYOUTS[layout]), layout
     if skeleton.parents == H36M_17.parents:
         if h36m != "h36m17":
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"the model needs 17 Human3.6M joints but the input layout is {layout!r} "
                 "(16 joints, no Neck/Nose): a 16-joint input cannot feed a 17-joint model"
             )
         return m
     if skeleton.parents == H36M_16.parents:
         return np.delete(m, 9, axis=0) if h36m == "h36m17" else m  # drop Neck/Nose
-    raise ValueError(
+    raise PoseGCNInputError(
         f"posegcn lift reads Human3.6M (16/17), COCO and OpenPose layouts; the model's skeleton is "
         f"{skeleton.name!r}"
     )
@@ -269,7 +270,7 @@ def to_model_layout(keypoints: np.ndarray, layout: str, skeleton: Skeleton) -> n
     Only the detector joints the map uses are read, so unused ones (ears, feet) may be NaN.
     """
     if layout in LAYOUTS and keypoints.shape[-2] != LAYOUTS[layout]:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"layout {layout!r} has {LAYOUTS[layout]} joints but the keypoints have shape {tuple(keypoints.shape)}"
         )
     m = layout_matrix(layout, skeleton)
@@ -335,7 +336,7 @@ def _load_json(path: str) -> Any:
         with open(path) as fh:
             return json.load(fh)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        raise PoseGCNInputError(f"{path}: not valid JSON ({exc})") from None
 
 
 # --------------------------------------------------------------------------- format detection
@@ -344,7 +345,7 @@ def detect_format(path: str) -> str:
     if os.path.isdir(path):
         return "openpose"
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"keypoint file not found: {path}")
+        raise InputFileNotFoundError(f"keypoint file not found: {path}")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npz":
         with np.load(path, allow_pickle=False) as f:  # listing the keys unpickles nothing
@@ -353,13 +354,15 @@ def detect_format(path: str) -> str:
             return "videopose3d"
         if "keypoints" in keys:
             return "posegcn"
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: cannot tell the keypoint format from the keys {keys}; expected 'keypoints' "
             "(posegcn) or 'positions_2d' (VideoPose3D data_2d_custom_<name>.npz)"
         )
     if ext == ".json":
         return _json_format(_load_json(path), path)
-    raise ValueError(f"{path}: unsupported keypoint file type {ext!r}; use .npz, .json or an OpenPose folder")
+    raise PoseGCNInputError(
+        f"{path}: unsupported keypoint file type {ext!r}; use .npz, .json or an OpenPose folder"
+    )
 
 
 def _json_format(data: Any, path: str) -> str:
@@ -370,7 +373,7 @@ def _json_format(data: Any, path: str) -> str:
     if isinstance(data, dict) and "keypoints" in data:
         return "posegcn"
     keys = sorted(data) if isinstance(data, dict) else type(data).__name__
-    raise ValueError(
+    raise PoseGCNInputError(
         f"{path}: cannot tell the keypoint format ({keys}); expected a list of COCO results, an OpenPose "
         "frame with 'people' or an object with 'keypoints'"
     )
@@ -427,16 +430,18 @@ def read_posegcn(path: str, data: dict | None = None) -> Keypoints:
         elif ext == ".json":
             data = _load_json(path)
         else:
-            raise ValueError(f"{path}: unsupported keypoint file type {ext!r}; use .npz or .json")
+            raise PoseGCNInputError(f"{path}: unsupported keypoint file type {ext!r}; use .npz or .json")
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object with keys 'keypoints', 'width', 'height'")
+        raise PoseGCNInputError(f"{path}: expected a JSON object with keys 'keypoints', 'width', 'height'")
     if "keypoints" not in data:
-        raise KeyError(f"{path}: no 'keypoints' entry ([frames, joints, 2] pixels); keys: {sorted(data)}")
+        raise InputKeyError(
+            f"{path}: no 'keypoints' entry ([frames, joints, 2] pixels); keys: {sorted(data)}"
+        )
     kp = np.asarray(data["keypoints"], dtype=np.float32)
     if kp.ndim == 2:
         kp = kp[None]
     if kp.ndim != 3 or kp.shape[-1] not in (2, 3) or kp.shape[0] == 0:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: 'keypoints' must have shape [frames, joints, 2] (or [..., 3] with confidences), "
             f"got {tuple(kp.shape)}"
         )
@@ -456,20 +461,20 @@ def read_coco_results(path: str, track_id: int | None = None, entries: list | No
     if entries is None:
         entries = _load_json(path)
     if not isinstance(entries, list):
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: COCO results must be a JSON list of detections, got {type(entries).__name__}"
         )
     people, image_ids, tracks = [], [], []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or "keypoints" not in entry or "image_id" not in entry:
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{path}: entry {i} is not a COCO keypoint result (needs 'image_id' and 'keypoints')"
             )
         if entry.get("category_id", 1) != 1:  # not a person
             continue
         values = np.asarray(entry["keypoints"], dtype=np.float32)
         if values.shape != (51,):
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{path}: entry {i} (image_id {entry['image_id']}): 'keypoints' must hold 51 values "
                 f"(17 COCO joints × [x, y, score]), got shape {values.shape}"
             )
@@ -499,7 +504,7 @@ def _openpose_files(path: str) -> list[str]:
         return [path]
     files = sorted(glob.glob(os.path.join(glob.escape(path), "*_keypoints.json")), key=_natural_key)
     if not files:
-        raise FileNotFoundError(
+        raise InputFileNotFoundError(
             f"{path}: no *_keypoints.json files (the output of OpenPose --write_json) in this folder"
         )
     return files
@@ -512,20 +517,20 @@ def read_openpose(path: str, track_id: int | None = None) -> Keypoints:
     for f, name in enumerate(files):
         frame = _load_json(name)
         if not isinstance(frame, dict) or "people" not in frame:
-            raise ValueError(f"{name}: not an OpenPose keypoint file (no 'people' list)")
+            raise PoseGCNInputError(f"{name}: not an OpenPose keypoint file (no 'people' list)")
         for p, person in enumerate(frame["people"]):
             values = np.asarray(person.get("pose_keypoints_2d") or [], dtype=np.float32)
             if values.size == 0:  # OpenPose writes [] when run without the body model
                 continue
             if values.size not in _OPENPOSE_LAYOUTS:
-                raise ValueError(
+                raise PoseGCNInputError(
                     f"{name}: people[{p}].pose_keypoints_2d has {values.size} values; expected 75 (BODY_25) "
                     "or 54 (COCO-18) = joints × [x, y, confidence]"
                 )
             if layout is None:
                 layout, layout_file = _OPENPOSE_LAYOUTS[values.size], name
             elif _OPENPOSE_LAYOUTS[values.size] != layout:
-                raise ValueError(
+                raise PoseGCNInputError(
                     f"{name}: people[{p}] is {_OPENPOSE_LAYOUTS[values.size]} but {layout_file} is {layout}: "
                     "one folder must come from one OpenPose model"
                 )
@@ -562,39 +567,41 @@ def read_videopose3d(path: str, video: str | None = None) -> Keypoints:
     with np.load(path, allow_pickle=True) as f:
         for key in ("positions_2d", "metadata"):
             if key not in f.files:
-                raise KeyError(
+                raise InputKeyError(
                     f"{path}: no {key!r} (a VideoPose3D data_2d_custom_<name>.npz has positions_2d, metadata)"
                 )
         positions, metadata = f["positions_2d"].item(), f["metadata"].item()
     names = sorted(positions)
     if video is None:
         if len(names) != 1:
-            raise ValueError(f"{path}: holds {len(names)} videos {names}; choose one with --video NAME")
+            raise PoseGCNInputError(
+                f"{path}: holds {len(names)} videos {names}; choose one with --video NAME"
+            )
         video = names[0]
     if video not in positions:
-        raise KeyError(f"{path}: no video {video!r} in positions_2d; videos: {names}")
+        raise InputKeyError(f"{path}: no video {video!r} in positions_2d; videos: {names}")
     if "custom" not in positions[video]:
-        raise KeyError(
+        raise InputKeyError(
             f"{path}: positions_2d[{video!r}] has no 'custom' entry; keys: {sorted(positions[video])}"
         )
     where = f"positions_2d[{video!r}]['custom'][0]"
     kp = np.asarray(positions[video]["custom"][0], dtype=np.float32)
     if kp.ndim != 3 or kp.shape[-1] not in (2, 3):
-        raise ValueError(f"{path}: {where} must have shape [frames, joints, 2], got {tuple(kp.shape)}")
+        raise PoseGCNInputError(f"{path}: {where} must have shape [frames, joints, 2], got {tuple(kp.shape)}")
     layout = _VIDEOPOSE3D_LAYOUTS.get(str(metadata.get("layout_name")))
     if layout is None:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: metadata['layout_name'] is {metadata.get('layout_name')!r}; expected one of "
             f"{sorted(_VIDEOPOSE3D_LAYOUTS)}"
         )
     if kp.shape[1] != LAYOUTS[layout] or metadata.get("num_joints", kp.shape[1]) != kp.shape[1]:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: {where} has {kp.shape[1]} joints; metadata says layout {metadata['layout_name']!r} "
             f"with {metadata.get('num_joints')} joints"
         )
     size = metadata.get("video_metadata", {}).get(video)
     if not isinstance(size, dict) or "w" not in size or "h" not in size:
-        raise KeyError(
+        raise InputKeyError(
             f"{path}: no metadata['video_metadata'][{video!r}] with the image size 'w', 'h' (pixels)"
         )
     return Keypoints(
@@ -619,7 +626,7 @@ def read_keypoint_file(
     The image size must be known (from the file or ``width``/``height``) and positive.
     """
     if format is not None and format not in FORMATS:
-        raise ValueError(f"unknown keypoint format {format!r}; expected one of {list(FORMATS)}")
+        raise PoseGCNInputError(f"unknown keypoint format {format!r}; expected one of {list(FORMATS)}")
     data = None
     if format is None:
         if os.path.isfile(path) and os.path.splitext(path)[1].lower() == ".json":
@@ -628,7 +635,7 @@ def read_keypoint_file(
         else:
             format = detect_format(path)
     elif not os.path.exists(path):
-        raise FileNotFoundError(f"keypoint file not found: {path}")
+        raise InputFileNotFoundError(f"keypoint file not found: {path}")
     if format == "posegcn":
         kp = read_posegcn(path, data)
     elif format == "coco":
@@ -639,28 +646,30 @@ def read_keypoint_file(
         kp = read_videopose3d(path, video)
     if layout is not None and layout != kp.layout:
         if format != "posegcn":
-            raise ValueError(f"{path}: --layout {layout} does not apply: the {format} format is {kp.layout}")
+            raise PoseGCNInputError(
+                f"{path}: --layout {layout} does not apply: the {format} format is {kp.layout}"
+            )
         kp.layout = layout
     if kp.layout is None or kp.layout not in LAYOUTS:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: cannot tell the joint layout of {kp.xy.shape[1]} joints ({kp.layout!r}); "
             f"give 'layout' (one of {sorted(LAYOUTS)}) in the file or --layout"
         )
     if kp.xy.shape[1] != LAYOUTS[kp.layout]:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: layout {kp.layout!r} has {LAYOUTS[kp.layout]} joints, the keypoints have {kp.xy.shape[1]}"
         )
     for key, given in (("width", width), ("height", height)):
         value = given if given is not None else getattr(kp, key)
         if value is None:
             if format == "posegcn":
-                raise KeyError(f"{path}: the image {key} is needed (file entry {key!r} or --{key})")
-            raise ValueError(
+                raise InputKeyError(f"{path}: the image {key} is needed (file entry {key!r} or --{key})")
+            raise PoseGCNInputError(
                 f"{path}: {format} keypoint files carry no image size: give --width and --height "
                 "(pixels of the images the keypoints were detected in)"
             )
         if value <= 0:
-            raise ValueError(f"{path}: image {key} must be positive, got {float(value)}")
+            raise PoseGCNInputError(f"{path}: image {key} must be positive, got {float(value)}")
         setattr(kp, key, float(value))
     return kp
 

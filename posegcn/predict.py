@@ -64,6 +64,7 @@ import numpy as np
 import torch
 
 from posegcn.data.codec import PoseCodec
+from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
 from posegcn.keypoint_formats import (
     COCO_17_NAMES,
     COCO_TO_H36M_17,
@@ -112,7 +113,7 @@ def _check_keypoints_fit_image(path: str, xy: np.ndarray, width: float, height: 
         | (xy[..., 1] < -0.5 * height) | (xy[..., 1] > 1.5 * height)
     )  # fmt: skip
     if inside.mean() < 0.5 or far.any():
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: the keypoints do not fit a {width:g}x{height:g} image (x spans "
             f"[{xy[..., 0].min():.0f}, {xy[..., 0].max():.0f}], y spans [{xy[..., 1].min():.0f}, "
             f"{xy[..., 1].max():.0f}] px, {100 * inside.mean():.0f}% inside); give the size of the image the "
@@ -147,13 +148,13 @@ def load_module(checkpoint: str, map_location: str | torch.device = "cpu") -> pl
     ``posegcn`` command); it must be importable (posegcn's own modules always are).
     """
     if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+        raise InputFileNotFoundError(f"checkpoint not found: {checkpoint}")
     # Reading hparams only: weights_only=True suffices for posegcn checkpoints (plain types).
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     hparams = ckpt.get("hyper_parameters") or {}
     class_path = hparams.get("_class_path")
     if class_path is None:
-        raise KeyError(
+        raise InputKeyError(
             f"{checkpoint}: no '_class_path' in its hyper_parameters; it was not written by the posegcn command. "
             "Load it with <ModuleClass>.load_from_checkpoint(...) instead"
         )

@@ -24,7 +24,9 @@ Coordinates: the 3D poses are moved into each camera's frame with the extrinsics
 ships in ``common/humaneva_dataset.py`` (:data:`HUMANEVA_EXTRINSICS`: quaternion camera→world,
 camera centre in mm; its S3 entry repeats S1's), then made root-relative (Pelvis) by the
 :class:`~posegcn.data.codec.PoseCodec`.  The 2D keypoints are already in pixels, so no
-intrinsics are needed; they are screen-normalised with the 640×480 resolution.
+intrinsics are needed; they are screen-normalised with the 640×480 resolution.  As for Human3.6M,
+bone lengths (metres), pixel ranges (640×480) and 2D/3D frame counts (60 fps) are checked while
+reading (:mod:`posegcn.data.units`; ``--data.check_units false`` skips the checks).
 
 Evaluation protocol of the papers (VideoPose3D Table 4, DG-Net Table III): train on
 ``Train/S1…S3``, test on ``Validate/S1…S3``, actions Walking and Jog (``Box`` optional), and
@@ -45,6 +47,8 @@ from posegcn.camera import qinverse, qrot
 from posegcn.data.codec import PoseCodec
 from posegcn.data.datamodule import H36MDataModule
 from posegcn.data.h36m import PoseArrays, _first_bad_frame, _load_npz_key, concat_sequences
+from posegcn.data.units import check_bone_lengths, check_frame_ratio, check_pixels
+from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
 from posegcn.skeleton import HUMANEVA_15, Skeleton
 
 __all__ = [
@@ -115,7 +119,7 @@ def _camera_rotations(subject: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """``[(M, t)]`` per camera with ``X_cam = (X_world − t) M`` (t in metres), see ``h36m._world_to_camera``."""
     person = subject_id(subject)
     if person not in HUMANEVA_EXTRINSICS:
-        raise KeyError(
+        raise InputKeyError(
             f"subject {subject!r} has no camera calibration (calibrated: {sorted(HUMANEVA_EXTRINSICS)}); "
             f"HumanEva-I evaluation uses S1–S3"
         )
@@ -134,16 +138,17 @@ class HumanEvaFiles:
     path_2d: Path
     positions_3d: dict
     positions_2d: dict
+    check_units: bool = True  # bone lengths, pixel ranges, frame counts (posegcn.data.units)
 
     @classmethod
-    def read(cls, root: str | Path, source: str = "gt") -> HumanEvaFiles:
+    def read(cls, root: str | Path, source: str = "gt", check_units: bool = True) -> HumanEvaFiles:
         root = Path(root)
         expected = [HUMANEVA_DATA_3D_FILE, humaneva_data_2d_file(source)]
         missing = [name for name in expected if not (root / name).is_file()]
         if missing:
             present = sorted(p.name for p in root.glob("*.npz")) if root.is_dir() else []
             where = f"directory {root}" if root.is_dir() else f"directory {root} (which does not exist)"
-            raise FileNotFoundError(
+            raise InputFileNotFoundError(
                 f"HumanEva-I files missing in {where}: expected {expected}, missing {missing}; "
                 f".npz files present: {present or 'none'}. Point --data.root at the folder holding them; {_DOCS}"
             )
@@ -152,7 +157,7 @@ class HumanEvaFiles:
         positions_2d = _load_npz_key(path_2d, "positions_2d")
         metadata = _load_npz_key(path_2d, "metadata", required=False) or {}
         _check_layout(path_2d, metadata)
-        return cls(path_3d, path_2d, positions_3d, positions_2d)
+        return cls(path_3d, path_2d, positions_3d, positions_2d, check_units)
 
     def subjects(self) -> list[str]:
         return list(self.positions_3d)
@@ -161,12 +166,12 @@ class HumanEvaFiles:
         """Takes to load per subject: all, or those whose name starts with an entry of ``actions``."""
         subjects = list(subjects)
         if not subjects:
-            raise ValueError("empty subject list: give at least one subject, e.g. ['Validate/S1']")
+            raise PoseGCNInputError("empty subject list: give at least one subject, e.g. ['Validate/S1']")
         for s in subjects:
             if s not in self.positions_3d:
-                raise KeyError(f"unknown subject {s!r}: {self.path_3d} has subjects {self.subjects()}")
+                raise InputKeyError(f"unknown subject {s!r}: {self.path_3d} has subjects {self.subjects()}")
             if s not in self.positions_2d:
-                raise KeyError(
+                raise InputKeyError(
                     f"unknown subject {s!r}: {self.path_2d} has subjects {sorted(self.positions_2d)}"
                 )
         takes = {
@@ -178,7 +183,7 @@ class HumanEvaFiles:
             unknown = [a for a in actions if not _take_matches_any(a, loaded)]
             if unknown:
                 all_takes = sorted({a for s in subjects for a in self.positions_3d[s]})
-                raise KeyError(
+                raise InputKeyError(
                     f"unknown action(s) {unknown} for subjects {subjects} in {self.path_3d}: available takes "
                     f"{all_takes} (an action selects the takes whose name starts with it, e.g. 'Walking')"
                 )
@@ -205,7 +210,7 @@ class HumanEvaFiles:
         (default: those present).
         """
         if downsample < 1:
-            raise ValueError(f"downsample must be >= 1, got {downsample}")
+            raise PoseGCNInputError(f"downsample must be >= 1, got {downsample}")
         codec = codec or PoseCodec()
         takes = self.takes(subjects, actions)
         subject_names = list(subjects) if subject_names is None else list(subject_names)
@@ -252,25 +257,27 @@ class HumanEvaFiles:
         key = f"positions_3d[{subject!r}][{take!r}]"
         if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[1:] != (_NUM_JOINTS, 3):
             shape = tuple(x.shape) if isinstance(x, np.ndarray) else type(x).__name__
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_3d}: {key} must be an array of shape [F, 15, 3] (world metres, HumanEva-I 15 joints), "
                 f"got {shape}"
             )
         bad = _first_bad_frame(x)
         if bad is not None:
-            raise ValueError(f"{self.path_3d}: {key} has NaN/inf values, first at frame {bad}")
+            raise PoseGCNInputError(f"{self.path_3d}: {key} has NaN/inf values, first at frame {bad}")
+        if self.check_units:
+            check_bone_lengths(x, HUMANEVA_15.parents, f"{self.path_3d}: {key}")
         return x
 
     def _keypoints(self, subject: str, take: str, num_cameras: int) -> Sequence[np.ndarray]:
         if take not in self.positions_2d[subject]:
-            raise KeyError(
+            raise InputKeyError(
                 f"{self.path_2d}: subject {subject!r} has no take {take!r} although {self.path_3d} has it "
                 f"(2D takes: {sorted(self.positions_2d[subject])})"
             )
         keypoints = self.positions_2d[subject][take]
         if not isinstance(keypoints, (list, tuple)) or len(keypoints) != num_cameras:
             got = len(keypoints) if isinstance(keypoints, (list, tuple)) else type(keypoints).__name__
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d}: positions_2d[{subject!r}][{take!r}] must be a list of one array per camera "
                 f"(C1, C2, C3), got {got}"
             )
@@ -283,19 +290,25 @@ class HumanEvaFiles:
         key = f"positions_2d[{subject!r}][{take!r}][{camera}]"
         if not isinstance(uv, np.ndarray) or uv.ndim != 3 or uv.shape[1:] != (_NUM_JOINTS, 2):
             shape = tuple(uv.shape) if isinstance(uv, np.ndarray) else type(uv).__name__
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d}: {key} must be an array of shape [F, 15, 2] (pixels, HumanEva-I 15 joints), "
                 f"got {shape}"
             )
         if uv.shape[0] < length_3d:
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"{self.path_2d}: {key} has {uv.shape[0]} frames, fewer than the {length_3d} frames of the 3D "
                 f"poses in {self.path_3d}"
+            )
+        if self.check_units:
+            check_frame_ratio(
+                uv.shape[0], length_3d, HUMANEVA_FPS, f"{self.path_2d}: {key} (3D: {self.path_3d})"
             )
         uv = uv[:length_3d]
         bad = _first_bad_frame(uv)
         if bad is not None:
-            raise ValueError(f"{self.path_2d}: {key} has NaN/inf 2D keypoints, first at frame {bad}")
+            raise PoseGCNInputError(f"{self.path_2d}: {key} has NaN/inf 2D keypoints, first at frame {bad}")
+        if self.check_units:
+            check_pixels(uv, *HUMANEVA_RESOLUTION, f"{self.path_2d}: {key}")
         return uv
 
 
@@ -314,13 +327,13 @@ def _check_layout(path: Path, metadata: dict) -> None:
     if (num_joints is not None and num_joints != _NUM_JOINTS) or (
         layout is not None and layout != "humaneva15"
     ):
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: 2D keypoints in layout {layout!r} with {num_joints} joints; the HumanEva-I loader needs the "
             f"15-joint 'humaneva15' order of the 3D poses (graph networks use the same joints in 2D and 3D). "
             f"COCO-17 detections such as VideoPose3D's detectron_pt_coco must first be converted to that order; {_DOCS}"
         )
     if sym is not None and sym != _SYMMETRY_15:
-        raise ValueError(
+        raise PoseGCNInputError(
             f"{path}: metadata keypoints_symmetry left={sorted(sym[0])} right={sorted(sym[1])} does not match the "
             f"humaneva15 order (left={sorted(_SYMMETRY_15[0])} right={sorted(_SYMMETRY_15[1])}); {_DOCS}"
         )
@@ -332,9 +345,10 @@ def load_humaneva(
     subjects: Sequence[str] = ("Validate/S1", "Validate/S2", "Validate/S3"),
     actions: Sequence[str] | None = ("Walking", "Jog"),
     downsample: int = 1,
+    check_units: bool = True,
 ) -> PoseArrays:
     """Read the HumanEva-I files in ``root`` and build the samples (see :meth:`HumanEvaFiles.select`)."""
-    return HumanEvaFiles.read(root, source).select(
+    return HumanEvaFiles.read(root, source, check_units).select(
         list(subjects), None if actions is None else list(actions), downsample
     )
 
@@ -359,6 +373,7 @@ class HumanEvaDataModule(H36MDataModule):
             ``None`` = all.
         downsample, eval_downsample: keep every n-th frame for training / evaluation.
         batch_size, eval_batch_size, num_frames, flip_augment, seed: as :class:`~posegcn.data.H36MDataModule`.
+        check_units: check bone lengths, pixel ranges and frame counts while reading (:mod:`posegcn.data.units`).
     """
 
     def __init__(
@@ -377,18 +392,19 @@ class HumanEvaDataModule(H36MDataModule):
         num_frames: int = 1,
         flip_augment: bool = False,
         seed: int = 0,
+        check_units: bool = True,
     ):
         super().__init__(
             root=root, source=source, num_joints=num_joints, train_subjects=train_subjects,
             val_subjects=val_subjects, test_subjects=test_subjects, actions=actions, downsample=downsample,
             eval_downsample=eval_downsample, batch_size=batch_size, eval_batch_size=eval_batch_size,
-            num_frames=num_frames, flip_augment=flip_augment, seed=seed,
+            num_frames=num_frames, flip_augment=flip_augment, seed=seed, check_units=check_units,
         )  # fmt: skip
 
     @staticmethod
     def _check_num_joints(num_joints: int) -> None:
         if num_joints != _NUM_JOINTS:
-            raise ValueError(
+            raise PoseGCNInputError(
                 f"HumanEva-I has 15 joints, got num_joints={num_joints}; a model config's data section sets its own "
                 f"joint count, so put configs/data/humaneva.yaml after it (or pass --data.num_joints 15)"
             )
@@ -398,13 +414,13 @@ class HumanEvaDataModule(H36MDataModule):
         return HUMANEVA_15
 
     def _read_files(self) -> HumanEvaFiles:
-        return HumanEvaFiles.read(self.hparams.root, self.hparams.source)
+        return HumanEvaFiles.read(self.hparams.root, self.hparams.source, self.hparams.check_units)
 
     def _action_vocabulary(self, files: HumanEvaFiles) -> list[str]:
         """The metric groups ``"<action>/<subject>"`` of the subjects present in the files."""
         present = [s for s in self.subject_names if s in files.positions_3d and s in files.positions_2d]
         if not present:
-            raise KeyError(
+            raise InputKeyError(
                 f"none of the subjects {self.subject_names} is in {files.path_3d} (subjects: {files.subjects()})"
             )
         return files.groups(present, self.hparams.actions)
