@@ -66,6 +66,9 @@ the convention of MotionBERT's ``coco2h36m``).  OpenPose's Neck is the mid-shoul
 its training labels, the same point as the COCO thorax synthesis; its MidHip (BODY_25 8) is
 the mid-hip point, left unused so that the root is built the same way from every layout.
 Ears, BODY_25 feet and MidHip are not used: missing values there are never filled or errors.
+The synthesised joints differ systematically from Human3.6M's markers (the detectors' hips are
+wider and lower than the mocap hip joints, the eyes lie below the head top): expect larger
+errors than on Human3.6M detections unless the model was trained on such input.
 """
 
 from __future__ import annotations
@@ -214,6 +217,12 @@ LAYOUTS = {name: len(names) for name, names in _JOINT_NAMES.items()}
 
 #: File formats ``posegcn lift`` reads (``--format``).
 FORMATS = ("posegcn", "coco", "openpose", "videopose3d")
+_FORMAT_NAMES = {
+    "posegcn": "posegcn keypoint files",
+    "coco": "COCO keypoint results",
+    "openpose": "OpenPose keypoint files",
+    "videopose3d": "VideoPose3D custom files",
+}
 
 #: Below this confidence a joint counts as missing.  Detectors score occluded joints low but
 #: still place them (often on the wrong limb); OpenPose draws from 0.05, mmpose from 0.3.
@@ -665,7 +674,7 @@ def read_keypoint_file(
             if format == "posegcn":
                 raise InputKeyError(f"{path}: the image {key} is needed (file entry {key!r} or --{key})")
             raise PoseGCNInputError(
-                f"{path}: {format} keypoint files carry no image size: give --width and --height "
+                f"{path}: {_FORMAT_NAMES[format]} carry no image size: give --width and --height "
                 "(pixels of the images the keypoints were detected in)"
             )
         if value <= 0:

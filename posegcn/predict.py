@@ -1,47 +1,40 @@
 """3D poses from your own 2D keypoints (``posegcn lift``), and Human3.6M prediction export.
 
-``posegcn lift --ckpt CKPT --input KEYPOINTS --output poses_3d.npz [--plot DIR] [--gif]``
+``posegcn lift --ckpt CKPT --input KEYPOINTS --output poses_3d.npz [--width W --height H]
+[--format F] [--track-id N] [--video NAME] [--min-confidence C] [--plot DIR] [--gif]``
 
-**Input** — a ``.npz`` or ``.json`` file with
+**Input** — what 2D detectors write, read by :mod:`posegcn.keypoint_formats` (format
+auto-detected, ``--format`` forces it; the formats, the person-selection rule and the
+mapping table of each layout to Human3.6M are in its docstring):
 
-* ``keypoints``: ``[frames, joints, 2]`` pixel coordinates (``[frames, joints, 3]`` with a
-  detector confidence column is accepted; the confidence is dropped),
-* ``width``, ``height``: the image size in pixels,
-* optionally ``layout``: ``"h36m17"`` (the Human3.6M 17-joint order, the default for 17
-  joints), ``"h36m16"`` (no Neck/Nose; the default for 16 joints) or ``"coco17"``
-  (COCO / most 2D detectors).
-
-``--width``, ``--height`` and ``--layout`` override the file.  JSON example::
+* ``coco``: COCO keypoint results ``.json`` (top-down detectors, mmpose); frames = image ids;
+* ``openpose``: a folder of OpenPose ``*_keypoints.json`` (BODY_25 or COCO-18);
+* ``videopose3d``: VideoPose3D's ``data_2d_custom_<name>.npz`` (``--video`` picks a video);
+* ``posegcn``: a ``.npz``/``.json`` object with ``keypoints`` ``[frames, joints, 2]`` pixels
+  (``[frames, joints, 3]`` with a confidence column), ``width``, ``height`` and optionally
+  ``layout`` — ``"h36m17"`` (the default for 17 joints), ``"h36m16"`` (no Neck/Nose; the
+  default for 16 joints), ``"coco17"``, ``"openpose25"`` or ``"openpose18"``.  JSON example::
 
     {"keypoints": [[[512.0, 300.0], ...17 joints...], ...frames...],
      "width": 1000, "height": 1002, "layout": "coco17"}
 
-**COCO-17 → Human3.6M-17** (:data:`COCO_TO_H36M_17`; the convention of MotionBERT's
-``coco2h36m``).  COCO has no pelvis, spine, thorax or head top; they are synthesised:
-
-=========  ==========================================  ==========================
-H36M       from COCO                                   note
-=========  ==========================================  ==========================
-Hip (0)    mean(left_hip 11, right_hip 12)             synthesised
-RHip…RFoot right_hip 12, right_knee 14, right_ankle 16
-LHip…LFoot left_hip 11, left_knee 13, left_ankle 15
-Spine (7)  mean(Hip, Thorax)                            synthesised
-Thorax (8) mean(left_shoulder 5, right_shoulder 6)     synthesised
-Neck/Nose  nose 0
-Head (10)  mean(left_eye 1, right_eye 2)               approximates the head top
-arms       shoulders 5/6, elbows 7/8, wrists 9/10      left → L…, right → R…
-=========  ==========================================  ==========================
-
-The synthesised joints differ systematically from Human3.6M's markers (the COCO hips
-are wider and lower than the mocap hip joints, the eyes lie below the head top): expect
-larger errors than on Human3.6M detections unless the model was trained on such input.
+``--width``, ``--height`` (required for COCO results and OpenPose, which carry no image
+size) and ``--layout`` override the file.  One person per frame: the highest mean keypoint
+score, or ``--track-id N``.  Joints that are NaN or below ``--min-confidence`` (default 0.1)
+are filled by linear interpolation over time between the nearest frames where that joint is
+valid (edges held); a joint the model needs that is never valid is an error
+(:class:`~posegcn.keypoint_formats.MissingJointError`), as is a file with no person
+(:class:`~posegcn.keypoint_formats.NoPersonError`).  The valid keypoints must fit the image.
 
 **Output** — a ``.npz`` with ``poses_3d [frames, J, 3]`` float32 in **millimetres**,
 **camera frame** (x right, y down, z forward), **root-relative** (joint 0, Hip, at the
 origin), plus ``joint_names``, ``parents``, ``layout``, ``units``, ``coordinate_frame``,
-``root_relative``, ``root_joint``, the 2D input in the model's layout
-(``keypoints_2d`` pixels), ``width``, ``height``, ``input_layout``, ``checkpoint`` and
-``model_class``.  ``--plot DIR`` writes PNG figures of a few frames (and with ``--gif``
+``root_relative``, ``root_joint``, the filled 2D input in the model's layout
+(``keypoints_2d`` pixels), ``filled_mask [frames, J]`` (model joints that use an
+interpolated detection) and ``num_filled``, ``input_filled_mask [frames, J_in]`` and
+``num_filled_input`` (in the detector's layout), ``frame_ids``, ``min_confidence``,
+``width``, ``height``, ``input_format``, ``input_layout``, ``input_source``, ``checkpoint``
+and ``model_class``.  ``--plot DIR`` writes PNG figures of a few frames (and with ``--gif``
 an animated GIF of the sequence; no ffmpeg needed).
 
 **Human3.6M-format data** — ``posegcn predict --config … --ckpt_path …`` runs the model
