@@ -82,6 +82,7 @@ def _plain_argv(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["posegcn"])
 
 
+@pytest.mark.slow
 def test_paper_config_selects_on_test_subjects_and_reports_the_final_epoch(tmp_path, _plain_argv):
     run = tmp_path / "run"
     common = [
