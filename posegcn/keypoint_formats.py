@@ -344,7 +344,7 @@ def _load_json(path: str) -> Any:
     try:
         with open(path) as fh:
             return json.load(fh)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # e.g. an .npz given with --format coco
         raise PoseGCNInputError(f"{path}: not valid JSON ({exc})") from None
 
 
@@ -405,7 +405,7 @@ def _select_people(
     """
     candidate = np.ones(len(people), dtype=bool) if track_id is None else ids == track_id
     if not candidate.any():
-        found = sorted(set(ids.tolist()))
+        found = sorted(set(ids.tolist()), key=_natural_key)  # ids may mix numbers and null
         raise NoPersonError(
             f"{path}: no person with {id_name} {track_id} in any frame (the file's {id_name}s: {found[:10]})"
         )

@@ -26,6 +26,7 @@ from posegcn.keypoint_formats import (
     to_model_layout,
 )
 from posegcn.lit import ModulatedGCNModule
+from posegcn.predict import _parser as predict_parser
 from posegcn.predict import main as predict_main
 from posegcn.skeleton import H36M_16, H36M_17
 
@@ -192,6 +193,9 @@ def test_coco_results_selection_ordering_and_track_id(tmp_path):
     with pytest.raises(NoPersonError) as exc:
         read_keypoint_file(str(path), width=W, height=H, track_id=7)
     one_line(exc, "results.json", "track_id 7", "[1, 2]")
+    # on the command line --person N is --track-id N
+    args = ["--ckpt", "c", "--input", "i", "--output", "o"]
+    assert predict_parser().parse_args([*args, "--person", "1"]).track_id == 1
 
 
 def test_coco_results_errors_are_one_line_and_name_the_file(tmp_path):
@@ -349,6 +353,9 @@ def test_format_detection_and_forcing(tmp_path):
         read_keypoint_file(str(coco), format="posegcn")
     one_line(exc, "results.json", "JSON object")
     with pytest.raises(ValueError) as exc:
+        read_keypoint_file(str(tmp_path / "own.npz"), format="coco")
+    one_line(exc, "own.npz", "not valid JSON")
+    with pytest.raises(ValueError) as exc:
         read_keypoint_file(str(tmp_path / "op"), width=W, height=H, layout="h36m17")
     one_line(exc, "op", "--layout h36m17", "openpose25")
 
@@ -373,7 +380,9 @@ def test_lift_from_coco_results(tmp_path, checkpoint, capsys):
     out = tmp_path / "poses.npz"
     main(["lift", "--ckpt", str(ckpt), "--input", str(path), "--output", str(out),
           "--width", str(W), "--height", str(H)])  # fmt: skip
-    assert "filled 1 of 56 detector joint positions" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "filled 1 of 56 detector joint positions" in printed
+    assert "note: the frame ids skip numbers 2 time(s) (first after 3)" in printed
     res = np.load(out)
     # reference: best person per image, the missed left wrist (image 2, the first frame) held
     # from the next frame, COCO → H36M-16 by the named joints
