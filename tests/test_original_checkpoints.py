@@ -15,7 +15,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from posegcn.models import ModulatedGCN, SemGCN
-from posegcn.models.original_checkpoints import load_original_state_dict
+from posegcn.models.original_checkpoints import (
+    OriginalCheckpointError,
+    OriginalLayout,
+    describe_original,
+    load_original_state_dict,
+)
 from posegcn.nn.non_local import SEMGCN_JOINT_GROUPS_16
 from posegcn.skeleton import H36M_16, H36M_17
 
@@ -102,14 +107,17 @@ class OrigGraphNonLocal(nn.Module):  # graph_non_local._NonLocalBlock, concatena
 
 
 class OrigGroupedNonLocal(nn.Module):  # sem_gcn._GraphNonLocal
+    """SemGCN's code (Python 2.7) names the block ``self.nonlocal``, a keyword in Python 3."""
+
     def __init__(self, c, groups):
         super().__init__()
-        self.non_local = OrigGraphNonLocal(c, len(groups[0]))
+        self.add_module("nonlocal", OrigGraphNonLocal(c, len(groups[0])))
         self.grouped_order = list(reduce(lambda a, b: a + b, groups))
         self.restored_order = [self.grouped_order.index(i) for i in range(len(self.grouped_order))]
 
     def forward(self, x):
-        out = self.non_local(x[:, self.grouped_order, :].transpose(1, 2)).transpose(1, 2)
+        block = getattr(self, "nonlocal")
+        out = block(x[:, self.grouped_order, :].transpose(1, 2)).transpose(1, 2)
         return out[:, self.restored_order, :]
 
 
@@ -202,9 +210,47 @@ def test_original_weights_give_original_outputs(name, train):
     torch.testing.assert_close(ours(x), orig(x), rtol=1e-4, atol=1e-5)
 
 
+def test_layout_is_read_from_the_keys():
+    sem = OrigNet(
+        "sem", H36M_16.adjacency("row_normalized"), 8, groups=[list(g) for g in SEMGCN_JOINT_GROUPS_16]
+    )
+    cpn = OrigNet("mod", H36M_17.adjacency("degree_diag1"), 8, num_layers=3, cpn_non_local=True)
+    assert describe_original(sem.state_dict()) == OriginalLayout("SemGCN", 16, 8, 2, "grouped")
+    assert describe_original({"state_dict": cpn.state_dict()}) == OriginalLayout(
+        "Modulated GCN", 17, 8, 3, "embedded Gaussian"
+    )
+
+
 def test_mismatched_checkpoint_is_reported():
     orig = OrigNet("mod", H36M_17.adjacency("degree_diag1"), 8)
-    with pytest.raises(ValueError, match="number of joints"):
-        load_original_state_dict(ModulatedGCN(H36M_16, hidden=8, num_blocks=2), orig.state_dict())
-    with pytest.raises(KeyError, match="unexpected"):
-        load_original_state_dict(SemGCN(H36M_17, hidden=8, num_blocks=2), orig.state_dict())
+    with pytest.raises(
+        OriginalCheckpointError, match=r"gconv_input\.0\.gconv\.M is \(17, 8\), the model expects \(16, 8\)"
+    ):
+        load_original_state_dict(
+            ModulatedGCN(H36M_16, hidden=8, num_blocks=2), orig.state_dict(), "orig.pth.tar"
+        )
+    with pytest.raises(
+        OriginalCheckpointError, match="orig.pth.tar is an original Modulated GCN .* the model is a SemGCN"
+    ):
+        load_original_state_dict(SemGCN(H36M_17, hidden=8, num_blocks=2), orig.state_dict(), "orig.pth.tar")
+    state = dict(orig.state_dict())
+    del state["gconv_output.bias"]
+    state["gconv_output.extra"] = torch.zeros(3)
+    with pytest.raises(
+        OriginalCheckpointError, match=r"1 key\(s\) unknown to ModulatedGCN: gconv_output\.extra"
+    ):
+        load_original_state_dict(ModulatedGCN(H36M_17, hidden=8, num_blocks=2), state)
+    del state["gconv_output.extra"]
+    with pytest.raises(OriginalCheckpointError, match=r"missing from the checkpoint: gconv_output\.bias"):
+        load_original_state_dict(ModulatedGCN(H36M_17, hidden=8, num_blocks=2), state)
+
+
+def test_only_one_by_one_kernels_become_linear_weights():
+    orig = OrigNet("mod", H36M_17.adjacency("degree_diag1"), 8, cpn_non_local=True)
+    state = dict(orig.state_dict())
+    state["non_local.g.weight"] = torch.randn(4, 8, 1, 2)  # a 1×2 kernel is no linear map
+    ours = ModulatedGCN(H36M_17, hidden=8, num_blocks=2, non_local=True)
+    with pytest.raises(
+        OriginalCheckpointError, match=r"non_local\.g\.weight is \(4, 8, 1, 2\), the model expects \(4, 8\)"
+    ):
+        load_original_state_dict(ours, state)
