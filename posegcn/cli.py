@@ -4,6 +4,7 @@
     posegcn test --config configs/modgcn.yaml --ckpt_path logs/.../checkpoints/last.ckpt
     posegcn fit  --config configs/modgcn.yaml --print_config
     posegcn lift --ckpt best.ckpt --input keypoints.npz --output poses_3d.npz   (posegcn/predict.py)
+    posegcn convert --config configs/modgcn.yaml --original ckpt.pth.tar --output m.ckpt   (posegcn/convert.py)
 
 Models and data modules are chosen in YAML by ``class_path`` (subclass mode); every
 knob is a typed ``__init__`` argument.  The joint count and window length are
@@ -277,7 +278,8 @@ def main(args: ArgsType = None) -> None:
     PyTorch/Lightning argument errors) print one line ``posegcn: error: …`` and exit with status 2;
     ``POSEGCN_TRACEBACK=1`` shows their traceback (:mod:`posegcn.errors`).
 
-    ``posegcn lift …`` goes to :func:`posegcn.predict.main`; everything else to the LightningCLI.
+    ``posegcn lift …`` goes to :func:`posegcn.predict.main`, ``posegcn convert …`` to
+    :func:`posegcn.convert.main`; everything else to the LightningCLI.
     A W&B run started by the command is finished at its end, so that a second command in the
     same process (tests, notebooks) starts its own run instead of appending to this one.
     """
@@ -286,6 +288,11 @@ def main(args: ArgsType = None) -> None:
         from posegcn.predict import main as lift_main
 
         lift_main(list(argv[1:]))
+        return
+    if isinstance(argv, (list, tuple)) and argv and argv[0] == "convert":
+        from posegcn.convert import main as convert_main
+
+        convert_main(list(argv[1:]))
         return
     cli = build_cli(args)
     if any(type(logger).__name__ == "WandbLogger" for logger in cli.trainer.loggers):
