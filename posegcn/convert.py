@@ -11,8 +11,8 @@ joint count linked into the model — the original weights are loaded into its n
 ``Trainer`` saves it.  The result carries the module's hyper-parameters with their class
 path, like a checkpoint of ``posegcn fit``, so ``posegcn test`` / ``predict --ckpt_path``,
 ``posegcn lift --ckpt`` and :func:`posegcn.predict.load_module` (the affinity notebook)
-accept it.  It holds weights only (no optimiser state): fine-tune from it with
-``posegcn fit`` after loading the weights, not ``--ckpt_path`` resumption.
+accept it.  It holds no optimiser state: ``posegcn fit --ckpt_path OUT.ckpt`` fine-tunes
+the published weights from epoch 0 with a fresh optimiser.
 
 Provenance is recorded under ``posegcn_converted_from``: the original file's path and
 SHA-256, its epoch and error (as the original script saved them, when it did) and the
@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import os
 import pickle
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ import lightning.pytorch as pl
 import torch
 
 from posegcn.checkpointing import AtomicCheckpointIO
+from posegcn.errors import InputFileNotFoundError
 from posegcn.models.original_checkpoints import (
     OriginalCheckpointError,
     describe_original,
@@ -61,7 +63,7 @@ class ProvenanceRecorder(pl.Callback):
 def read_original(path: str, trust_file: bool = False) -> dict:
     """Load an original checkpoint file on the CPU, with one-line errors naming ``path``."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"original checkpoint not found: {path}")
+        raise InputFileNotFoundError(f"original checkpoint not found: {path} (check --original)")
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_file)
     except pickle.UnpicklingError as err:
@@ -97,10 +99,22 @@ def convert(
     checkpoint = read_original(original, trust_file)
     weights = original_weights(checkpoint, original)  # a posegcn checkpoint fails here, before any build
     # Only the model is needed; the trainer the parser builds is kept on the CPU and without a logger.
-    cli = build_cli(
-        [*config_args, "--trainer.logger", "false", "--trainer.accelerator", "cpu", "--trainer.devices", "1"],
-        run=False,
-    )
+    argv, sys.argv = sys.argv, sys.argv[:1]  # the options go in as `args`: LightningCLI would warn about both
+    try:
+        cli = build_cli(
+            [
+                *config_args,
+                "--trainer.logger",
+                "false",
+                "--trainer.accelerator",
+                "cpu",
+                "--trainer.devices",
+                "1",
+            ],
+            run=False,
+        )
+    finally:
+        sys.argv = argv
     module = cli.model
     net = getattr(module, "net", None)
     if net is None:

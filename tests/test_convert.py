@@ -22,6 +22,7 @@ from torch import nn
 
 from posegcn.affinity import layer_affinities
 from posegcn.cli import build_cli, main
+from posegcn.convert import main as convert_main
 from posegcn.models.original_checkpoints import OriginalCheckpointError
 from posegcn.nn.non_local import EmbeddedGaussianNonLocal, GroupedNonLocal
 from posegcn.predict import load_module
@@ -126,7 +127,13 @@ def write_original(name: str, path: Path, module) -> Path:
 
 
 def convert(name: str, original: Path, output: Path, *extra: str) -> None:
+    """``posegcn convert`` through the command's entry point, as a user runs it."""
     main(["convert", *config(name), "--original", str(original), "--output", str(output), *extra])
+
+
+def convert_raising(name: str, original: Path, output: Path, *extra: str) -> None:
+    """The subcommand itself, whose input errors the ``posegcn`` entry point turns into one printed line."""
+    convert_main([*config(name), "--original", str(original), "--output", str(output), *extra])
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -173,7 +180,7 @@ def test_other_architecture_is_named(tmp_path):
         match=r"sem\.pth\.tar is an original SemGCN \(16 joints, 16 channels, 2 blocks, grouped non-local\) "
         r"checkpoint, but the model is a Modulated GCN .*: use a SemGCN config",
     ):
-        convert("modgcn_gt", original, tmp_path / "out.ckpt")
+        convert_raising("modgcn_gt", original, tmp_path / "out.ckpt")
     assert not (tmp_path / "out.ckpt").exists()
 
 
@@ -186,7 +193,7 @@ def test_wrong_channels_are_named_with_both_shapes(tmp_path):
         match=r"wide\.pth\.tar: \d+ weight\(s\) of another shape: gconv_input\.0\.gconv\.W is \(2, 2, 384\), "
         r"the model expects \(2, 2, 16\).*\(checkpoint: Modulated GCN \(16 joints, 384 channels, 2 blocks",
     ):
-        convert("modgcn_gt", original, tmp_path / "out.ckpt")
+        convert_raising("modgcn_gt", original, tmp_path / "out.ckpt")
 
 
 def test_missing_and_unknown_keys_are_named(tmp_path):
@@ -200,12 +207,12 @@ def test_missing_and_unknown_keys_are_named(tmp_path):
         match=r"missing\.pth: 13 weight\(s\) of ModulatedGCN missing from the checkpoint: non_local\.theta\.weight, "
         r".*no non-local\); model: .*embedded Gaussian non-local\)\)",
     ):
-        convert("modgcn_cpn", tmp_path / "missing.pth", tmp_path / "out.ckpt")
+        convert_raising("modgcn_cpn", tmp_path / "missing.pth", tmp_path / "out.ckpt")
     torch.save({**state, "gconv_output.adj3": torch.zeros(17, 17)}, tmp_path / "extra.pth")
     with pytest.raises(
         OriginalCheckpointError, match=r"extra\.pth: 1 key\(s\) unknown to ModulatedGCN: gconv_output\.adj3"
     ):
-        convert("modgcn_cpn", tmp_path / "extra.pth", tmp_path / "out.ckpt")
+        convert_raising("modgcn_cpn", tmp_path / "extra.pth", tmp_path / "out.ckpt")
 
 
 def test_posegcn_checkpoint_and_unsafe_pickles_are_refused(tmp_path):
@@ -213,14 +220,26 @@ def test_posegcn_checkpoint_and_unsafe_pickles_are_refused(tmp_path):
     original = write_original("semgcn", tmp_path / "orig.pth.tar", module)
     convert("semgcn", original, tmp_path / "out.ckpt")
     with pytest.raises(OriginalCheckpointError, match=r"out\.ckpt is a Lightning checkpoint already"):
-        convert("semgcn", tmp_path / "out.ckpt", tmp_path / "again.ckpt")
+        convert_raising("semgcn", tmp_path / "out.ckpt", tmp_path / "again.ckpt")
     # a NumPy error value is not a plain type: refused unless the user trusts the file
     saved = torch.load(original, weights_only=True)
     torch.save({**saved, "error": np.float64(41.2)}, tmp_path / "numpy.pth.tar")
     with pytest.raises(OriginalCheckpointError, match=r"numpy\.pth\.tar: .* add --trust-file"):
-        convert("semgcn", tmp_path / "numpy.pth.tar", tmp_path / "np.ckpt")
+        convert_raising("semgcn", tmp_path / "numpy.pth.tar", tmp_path / "np.ckpt")
     convert("semgcn", tmp_path / "numpy.pth.tar", tmp_path / "np.ckpt", "--trust-file")
     assert torch.load(tmp_path / "np.ckpt", weights_only=True)["posegcn_converted_from"]["error"] == 41.2
+
+
+def test_the_command_reports_one_line(tmp_path, capsys):
+    original = write_original("semgcn", tmp_path / "sem.pth.tar", trained_module("semgcn"))
+    with pytest.raises(SystemExit) as exit_info:
+        convert("modgcn_gt", original, tmp_path / "out.ckpt")
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("posegcn: error: ") and "is an original SemGCN" in err[-1]
+    with pytest.raises(SystemExit):
+        convert("modgcn_gt", tmp_path / "absent.pth.tar", tmp_path / "out.ckpt")
+    assert "original checkpoint not found" in capsys.readouterr().err
 
 
 def test_help_names_the_command(capsys):
@@ -298,3 +317,13 @@ def test_converted_checkpoint_runs_test_predict_and_lift(name, tmp_path_factory,
     pred = reference_pose(module, torch.as_tensor(normalised)).numpy()
     expected_mm = (pred - pred[:, :1]) * 1000.0
     np.testing.assert_allclose(np.load(tmp_path / "3d.npz")["poses_3d"], expected_mm, rtol=1e-4, atol=1e-3)
+
+    # posegcn fit --ckpt_path: fine-tuning starts from the converted weights (an Adam step moves each by ≤ lr)
+    main(["fit", *config(name), *data, *run, "--ckpt_path", str(checkpoint), "--trainer.max_epochs", "1",
+          "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2",
+          "--checkpoint.dirpath", str(tmp_path / "fit")])  # fmt: skip
+    tuned = torch.load(tmp_path / "fit" / "last.ckpt", weights_only=False)["state_dict"]
+    assert torch.load(tmp_path / "fit" / "last.ckpt", weights_only=False)["global_step"] == 2
+    for key, value in module.net.named_parameters():
+        step = (tuned[f"net.{key}"] - value).abs().max().item()
+        assert step <= 2.02 * module.hparams["lr"], (key, step)

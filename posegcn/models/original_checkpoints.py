@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from posegcn.errors import PoseGCNInputError
 from posegcn.models.modgcn import ModulatedGCN
 from posegcn.models.semgcn import SemGCN
 
@@ -68,8 +69,11 @@ _ARCHITECTURES = {SemGCN: "SemGCN", ModulatedGCN: "Modulated GCN"}
 _MAX_LISTED = 4
 
 
-class OriginalCheckpointError(ValueError):
-    """An original checkpoint does not fit the network it is loaded into (message: one line)."""
+class OriginalCheckpointError(PoseGCNInputError):
+    """An original checkpoint does not fit the network it is loaded into (message: one line).
+
+    A ``ValueError``; the ``posegcn`` command prints it as ``posegcn: error: …`` (:mod:`posegcn.errors`).
+    """
 
 
 @dataclass(frozen=True)
