@@ -67,14 +67,18 @@ def read_original(path: str, trust_file: bool = False) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_file)
     except pickle.UnpicklingError as err:
-        reason = str(err).splitlines()[-1].strip() if str(err).strip() else type(err).__name__
+        # torch's message is a paragraph; its "WeightsUnpickler error:" line names the refused type
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        refused = [line.split("error:", 1)[1] for line in lines if line.startswith("WeightsUnpickler error:")]
+        reason = refused[0].split(". ")[0].strip() if refused else (lines[0] if lines else type(err).__name__)
         raise OriginalCheckpointError(
-            f"{path}: holds pickled objects beyond tensors and plain containers ({reason[:200]}); "
+            f"{path}: holds pickled objects beyond tensors and plain containers ({reason}); "
             "if you trust its source, add --trust-file"
         ) from None
     except Exception as err:  # truncated download, not a torch file
         raise OriginalCheckpointError(
-            f"cannot read {path} ({os.path.getsize(path)} bytes): {type(err).__name__}: {str(err)[:200]}"
+            f"cannot read {path} ({os.path.getsize(path)} bytes): {type(err).__name__}: {str(err)[:200]}; "
+            "the file is truncated or not a torch checkpoint"
         ) from None
 
 

@@ -215,7 +215,7 @@ def test_missing_and_unknown_keys_are_named(tmp_path):
         convert_raising("modgcn_cpn", tmp_path / "extra.pth", tmp_path / "out.ckpt")
 
 
-def test_posegcn_checkpoint_and_unsafe_pickles_are_refused(tmp_path):
+def test_posegcn_checkpoints_unsafe_pickles_and_truncated_files_are_refused(tmp_path):
     module = trained_module("semgcn")
     original = write_original("semgcn", tmp_path / "orig.pth.tar", module)
     convert("semgcn", original, tmp_path / "out.ckpt")
@@ -224,10 +224,17 @@ def test_posegcn_checkpoint_and_unsafe_pickles_are_refused(tmp_path):
     # a NumPy error value is not a plain type: refused unless the user trusts the file
     saved = torch.load(original, weights_only=True)
     torch.save({**saved, "error": np.float64(41.2)}, tmp_path / "numpy.pth.tar")
-    with pytest.raises(OriginalCheckpointError, match=r"numpy\.pth\.tar: .* add --trust-file"):
+    with pytest.raises(
+        OriginalCheckpointError, match=r"numpy\.pth\.tar: .*\(Unsupported global: .*numpy.*add --trust-file"
+    ):
         convert_raising("semgcn", tmp_path / "numpy.pth.tar", tmp_path / "np.ckpt")
     convert("semgcn", tmp_path / "numpy.pth.tar", tmp_path / "np.ckpt", "--trust-file")
     assert torch.load(tmp_path / "np.ckpt", weights_only=True)["posegcn_converted_from"]["error"] == 41.2
+    (tmp_path / "cut.pth.tar").write_bytes(original.read_bytes()[:5000])  # an interrupted download
+    with pytest.raises(
+        OriginalCheckpointError, match=r"cannot read .*cut\.pth\.tar \(5000 bytes\).*truncated"
+    ):
+        convert_raising("semgcn", tmp_path / "cut.pth.tar", tmp_path / "cut.ckpt")
 
 
 def test_the_command_reports_one_line(tmp_path, capsys):
