@@ -47,6 +47,9 @@ from posegcn.models.original_checkpoints import (
 
 __all__ = ["ProvenanceRecorder", "convert", "main", "read_original"]
 
+#: Only the model of the parsed config is used: the trainer it also builds stays on the CPU, without a logger.
+_UNUSED_TRAINER = ("--trainer.logger", "false", "--trainer.accelerator", "cpu", "--trainer.devices", "1")
+
 
 class ProvenanceRecorder(pl.Callback):
     """Writes ``provenance`` into every checkpoint its trainer saves, as ``posegcn_converted_from``."""
@@ -84,11 +87,7 @@ def read_original(path: str, trust_file: bool = False) -> dict:
 
 def _plain(value: Any) -> Any:
     """A number saved by the original script as a Python, NumPy or 0-d tensor value → Python number."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    if hasattr(value, "item") and callable(value.item):
-        return value.item()
-    return value
+    return value.item() if hasattr(value, "item") else value
 
 
 def convert(
@@ -100,23 +99,13 @@ def convert(
     """
     from posegcn.cli import build_cli  # the command line imports this module
 
+    if os.path.abspath(output) == os.path.abspath(original):
+        raise OriginalCheckpointError(f"--output {output} would overwrite the original checkpoint")
     checkpoint = read_original(original, trust_file)
     weights = original_weights(checkpoint, original)  # a posegcn checkpoint fails here, before any build
-    # Only the model is needed; the trainer the parser builds is kept on the CPU and without a logger.
     argv, sys.argv = sys.argv, sys.argv[:1]  # the options go in as `args`: LightningCLI would warn about both
     try:
-        cli = build_cli(
-            [
-                *config_args,
-                "--trainer.logger",
-                "false",
-                "--trainer.accelerator",
-                "cpu",
-                "--trainer.devices",
-                "1",
-            ],
-            run=False,
-        )
+        cli = build_cli([*config_args, *_UNUSED_TRAINER], run=False)
     finally:
         sys.argv = argv
     module = cli.model
@@ -132,8 +121,8 @@ def convert(
         "path": os.path.abspath(original),
         "sha256": sha256,
         "network": str(describe_original(weights)),
-        "epoch": _plain(checkpoint.get("epoch")) if "state_dict" in checkpoint else None,
-        "error": _plain(checkpoint.get("error")) if "state_dict" in checkpoint else None,
+        "epoch": _plain(checkpoint.get("epoch")),  # main_gcn.py saves both; the CPN code neither
+        "error": _plain(checkpoint.get("error")),
     }
     trainer = pl.Trainer(
         accelerator="cpu",

@@ -11,6 +11,7 @@ predict what the in-memory network predicts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -160,6 +161,7 @@ def test_converted_weights_equal_the_network(name, tmp_path):
     assert ckpt["hyper_parameters"]["_class_path"] == f"posegcn.lit.{type(module).__name__}"
     provenance = ckpt["posegcn_converted_from"]
     assert provenance["path"] == str(original.resolve())
+    assert provenance["sha256"] == hashlib.sha256(original.read_bytes()).hexdigest()
     expected = (None, None) if CASES[name][1] == "bare" else (29, 40.78)
     assert (provenance["epoch"], provenance["error"]) == expected
 
@@ -230,6 +232,8 @@ def test_posegcn_checkpoints_unsafe_pickles_and_truncated_files_are_refused(tmp_
         convert_raising("semgcn", tmp_path / "numpy.pth.tar", tmp_path / "np.ckpt")
     convert("semgcn", tmp_path / "numpy.pth.tar", tmp_path / "np.ckpt", "--trust-file")
     assert torch.load(tmp_path / "np.ckpt", weights_only=True)["posegcn_converted_from"]["error"] == 41.2
+    with pytest.raises(OriginalCheckpointError, match="would overwrite the original"):
+        convert_raising("semgcn", original, original)
     (tmp_path / "cut.pth.tar").write_bytes(original.read_bytes()[:5000])  # an interrupted download
     with pytest.raises(
         OriginalCheckpointError, match=r"cannot read .*cut\.pth\.tar \(5000 bytes\).*truncated"
