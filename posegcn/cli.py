@@ -29,6 +29,7 @@ import os
 import sys
 
 import lightning.pytorch as pl
+from jsonargparse._common import debug_mode_active
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger
@@ -82,6 +83,44 @@ class RunDirSaveConfigCallback(SaveConfigCallback):
             self.save_config(trainer, pl_module, stage)
             self.already_saved = True
         self.already_saved = trainer.strategy.broadcast(self.already_saved)
+
+
+#: Lines of a jsonargparse error that only trace its search through a type union.
+_ARGUMENT_ERROR_NOISE = (
+    "Does not validate against any of the Union subtypes",
+    "Subtypes:",
+    "Errors:",
+    "Given value type:",
+    "Expected a <class 'NoneType'>",
+)
+
+
+def one_line_argument_error(message: str) -> str:
+    """A jsonargparse error message (nested, 5–15 lines) as one line, without the type-union trace."""
+    kept = [ln.strip(" -") for ln in message.splitlines()]
+    kept = [ln for ln in kept if ln and not ln.startswith(_ARGUMENT_ERROR_NOISE)]
+    text = ""
+    for line in kept:
+        text += line if not text else (" " if text.endswith(":") else "; ") + line
+    return " ".join(text.split())
+
+
+class PoseGCNArgumentParser(LightningArgumentParser):
+    """Prints an argument error as one line ``posegcn: error: …`` and exits with status 2.
+
+    jsonargparse prints the whole usage first (50–80 lines with posegcn's options), which
+    buries the one line that matters.  ``JSONARGPARSE_DEBUG=1`` keeps jsonargparse's behaviour.
+    """
+
+    def error(self, message: str, ex: Exception | None = None):
+        if not self.exit_on_error or debug_mode_active():
+            return super().error(message, ex)
+        print(
+            f"posegcn: error: {one_line_argument_error(message)} (--help lists the options)",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.exit(2)
 
 
 class PoseGCNCLI(LightningCLI):
@@ -261,6 +300,7 @@ def build_cli(args: ArgsType = None, run: bool = True) -> PoseGCNCLI:
             "default_root_dir": "logs",
             "callbacks": [LearningRateLogger(logging_interval="step")],
         },
+        parser_class=PoseGCNArgumentParser,  # one-line argument errors
         save_config_callback=RunDirSaveConfigCallback,
         save_config_kwargs={"overwrite": True},
         # The modules own configure_optimizers: the papers' staircase decay steps per iteration.

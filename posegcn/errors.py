@@ -11,6 +11,7 @@ argparse does for a bad option); any other exception is a bug and keeps its trac
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import sys
@@ -33,8 +34,17 @@ TRACEBACK_ENV = "POSEGCN_TRACEBACK"
 EXIT_INPUT_ERROR = 2
 
 
+#: The latest input errors of this process: jsonargparse re-raises an error of a class's
+#: ``__init__`` as a new ``ValueError`` that quotes its message but does not chain it.
+_RECENT: collections.deque[PoseGCNInputError] = collections.deque(maxlen=8)
+
+
 class PoseGCNInputError(ValueError):
     """An input the user can fix (file, option, checkpoint); the message names what and where."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        _RECENT.append(self)
 
 
 class InputFileNotFoundError(PoseGCNInputError, FileNotFoundError):
@@ -73,7 +83,8 @@ def input_error_message(err: BaseException) -> str | None:
     """The one-line message for an error the user can fix, ``None`` for anything else (a bug).
 
     The error itself and the errors it was raised from (``__cause__``/``__context__``, as
-    Lightning and jsonargparse re-raise) are looked at, so that a wrapped input error is found.
+    Lightning re-raises) are looked at, and an error whose text quotes a recent input error
+    (jsonargparse wraps the errors of ``__init__`` so) stands for that input error.
     """
     seen: set[int] = set()
     current: BaseException | None = err
@@ -83,6 +94,10 @@ def input_error_message(err: BaseException) -> str | None:
         if message is not None:
             return " ".join(message.split())  # one line, whatever the message's own line breaks
         current = current.__cause__ or current.__context__
+    text = str(err)
+    for recent in reversed(_RECENT):
+        if str(recent) and str(recent) in text:
+            return " ".join(str(recent).split())
     return None
 
 

@@ -1,20 +1,29 @@
 """The catalogue of malformed inputs: each yields an error that names the problem and where.
 
-Every case runs through a real entry point — the loader (:func:`posegcn.data.h36m.load_h36m`),
-the ``posegcn`` command (:func:`posegcn.cli.main`), the Trainer API or ``posegcn lift``
-(:func:`posegcn.predict.main`) — and the test asserts on the message.  The README's
-"Troubleshooting" section is generated from this table:
+Every case runs through a real entry point and the test asserts on the message:
+
+* the ``posegcn`` command (``fit``/``test``/``lift``), run as a separate process exactly as a
+  user runs it: its stderr must hold the message as **one line** ``posegcn: error: …``, no
+  traceback, and the exit status must be 2 (``POSEGCN_TRACEBACK=1`` would show the traceback);
+* the loaders (:func:`posegcn.data.h36m.load_h36m`, …) and the Trainer API, in this process:
+  the error must be an input error (:class:`posegcn.errors.PoseGCNInputError`), which the
+  command prints as one line.
+
+One case is a notice, not an error: a checkpoint of another architecture is evaluated as
+what it is, and the command says so in one line.  The README's "Troubleshooting" section is
+generated from this table:
 
     python tests/test_bad_inputs.py > /tmp/section.md   # paste between the README markers
+    python tests/test_bad_inputs.py --count             # run every case: one-line errors vs tracebacks
 
 and ``test_readme_troubleshooting_is_generated_from_the_catalogue`` fails when they drift apart.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +48,22 @@ class Case:
     problem: str  # what the user did, as they would describe it
     message: str  # regex the error must match (names the problem and the file/key/step)
     fix: str
-    run: Callable[[Path], object] | None = None  # filled below, keyed by id
+    notice: bool = False  # the command succeeds and says ``message`` in one line (not an error)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a user sees: ``text`` and its form ``kind``.
+
+    ``kind``: ``one-line`` (the command printed one ``posegcn: error:`` line, status 2),
+    ``traceback``, ``usage`` (an argument parser's usage and error), ``notice`` (the command
+    succeeded and printed a ``posegcn:`` line), ``input-error`` / ``other-error`` (a Python API
+    raised an input error, which the command prints as one line, or another exception, which
+    it prints as a traceback), ``silent`` (nothing was said).
+    """
+
+    text: str
+    kind: str
 
 
 # --------------------------------------------------------------------------- helpers
@@ -65,17 +89,40 @@ def _load(root: Path, num_joints: int = 17, **kwargs):
     return load_h36m(root, "gt", subjects=kwargs.pop("subjects", ["S1"]), num_joints=num_joints, **kwargs)
 
 
-def _cli(tmp: Path, *extra: str, sub: str = "fit", config: str = "modgcn.yaml") -> None:
-    from posegcn.cli import main
+def _command(tmp: Path, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``posegcn *argv`` as a separate process in ``tmp`` (what a user's shell runs)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("POSEGCN_TRACEBACK", "JSONARGPARSE_DEBUG")}
+    environ.update({"WANDB_MODE": "offline", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "posegcn.cli", *argv], cwd=tmp, env=environ, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
 
-    args = [
+
+def _cli_args(tmp: Path, *extra: str, sub: str = "fit", config: str = "modgcn.yaml") -> list[str]:
+    return [
         sub, "--config", str(REPO / "configs" / config), "--config", SYNTHETIC,
         "--data.root", str(tmp / "synthetic"), "--data.frames_per_take", "24",
         "--data.downsample", "20", "--data.eval_downsample", "20",
         "--trainer.default_root_dir", str(tmp / "logs"), "--trainer.enable_progress_bar", "false",
         "--trainer.max_steps", "2", "--trainer.limit_val_batches", "1", *extra,
     ]  # fmt: skip
-    main(args)
+
+
+def _cli(
+    tmp: Path, *extra: str, sub: str = "fit", config: str = "modgcn.yaml"
+) -> subprocess.CompletedProcess:
+    return _command(tmp, *_cli_args(tmp, *extra, sub=sub, config=config))
+
+
+def _cli_h36m(tmp: Path, root: Path) -> subprocess.CompletedProcess:
+    """``posegcn fit`` on Human3.6M-format files in ``root`` (the tiny fixture: subjects S1, S5, S9)."""
+    return _command(
+        tmp, "fit", "--config", str(REPO / "configs" / "modgcn.yaml"), "--data.root", str(root),
+        "--data.train_subjects", "[S1]", "--data.val_subjects", "[S9]", "--data.test_subjects", "[S9]",
+        "--trainer.default_root_dir", str(tmp / "logs"), "--trainer.enable_progress_bar", "false",
+        "--trainer.max_steps", "1",
+    )  # fmt: skip
 
 
 def _checkpoint(path: Path, module: pl.LightningModule) -> Path:
@@ -117,16 +164,99 @@ def _keypoints_file(tmp: Path, **entries) -> str:
     return str(path)
 
 
-def _lift(tmp: Path, **entries) -> None:
+def _lift(tmp: Path, **entries) -> subprocess.CompletedProcess:
     from posegcn.lit import ModulatedGCNModule
-    from posegcn.predict import main
 
     model = ModulatedGCNModule(num_joints=17)
     ckpt = _checkpoint(tmp / "modgcn17.ckpt", model)
     state = torch.load(ckpt, weights_only=False)
     state["hyper_parameters"]["_class_path"] = "posegcn.lit.ModulatedGCNModule"
     torch.save(state, ckpt)
-    main(["--ckpt", str(ckpt), "--input", _keypoints_file(tmp, **entries), "--output", str(tmp / "out.npz")])
+    keypoints = _keypoints_file(tmp, **entries)
+    return _command(tmp, "lift", "--ckpt", str(ckpt), "--input", keypoints, "--output", str(tmp / "out.npz"))
+
+
+# ---- unit checks: files in another unit or scale
+def _scale_3d(factor: float) -> Callable[[dict], None]:
+    """World positions in another unit: metres × ``factor`` (1000: millimetres)."""
+
+    def scale(d3: dict) -> None:
+        for takes in d3.values():
+            for take, x in takes.items():
+                takes[take] = x * np.float32(factor)
+
+    return scale
+
+
+def _per_camera(transform: Callable[[np.ndarray], np.ndarray]) -> Callable[[dict], None]:
+    def apply(d2: dict) -> None:
+        for takes in d2.values():
+            for cams in takes.values():
+                cams[:] = [transform(uv) for uv in cams]
+
+    return apply
+
+
+def _normalised(uv: np.ndarray) -> np.ndarray:
+    """VideoPose3D's ``normalize_screen_coordinates`` for a 1000×1000 image: pixels → about [-1, 1]."""
+    return (uv / 1000.0 * 2 - 1).astype(np.float32)
+
+
+def _centred(uv: np.ndarray) -> np.ndarray:
+    """Pixels measured from the image centre instead of the top-left corner."""
+    return (uv - 500.0).astype(np.float32)
+
+
+def _double_rate(d3: dict, d2: dict) -> None:
+    """S1 "Walking": 3D at 50 fps (36 frames), 2D at 100 fps (every frame twice: 72 frames)."""
+    x = d3["S1"]["Walking"]
+    d3["S1"]["Walking"] = np.concatenate([x, x, x])
+    d2["S1"]["Walking"] = [np.repeat(np.concatenate([uv[:12]] * 3), 2, axis=0) for uv in d2["S1"]["Walking"]]
+
+
+def _write_both(root: Path, mutate: Callable[[dict, dict], None]) -> Path:
+    from conftest import fixture_positions, write_h36m
+
+    d3, d2 = fixture_positions()
+    mutate(d3, d2)
+    return write_h36m(root, d3, d2)
+
+
+def _humaneva_in_mm(tmp: Path):
+    from posegcn.data.humaneva import load_humaneva
+    from posegcn.data.synthetic import generate_synthetic_humaneva
+
+    root = generate_synthetic_humaneva(tmp / "humaneva", frames_per_take=8)
+    path = root / "data_3d_humaneva15.npz"
+    d3 = np.load(path, allow_pickle=True)["positions_3d"].item()
+    _scale_3d(1000.0)(d3)
+    np.savez_compressed(path, positions_3d=d3)
+    return load_humaneva(root, subjects=["Validate/S1"])
+
+
+def _3dhp_in_metres(tmp: Path):
+    from posegcn.data.mpi_inf_3dhp import load_mpi_inf_3dhp_test
+    from posegcn.data.synthetic import generate_synthetic_3dhp_test
+
+    root = generate_synthetic_3dhp_test(tmp / "3dhp", frames_per_sequence=8)
+    path = root / "data_test_3dhp.npz"
+    data = np.load(path, allow_pickle=True)["data"].item()
+    for entry in data.values():
+        entry["data_3d"] = entry["data_3d"] / np.float32(1000.0)
+    np.savez_compressed(path, data=data)
+    return load_mpi_inf_3dhp_test(root, sequences=["TS1"])
+
+
+# ---- a checkpoint of another architecture, written by a real `posegcn fit`
+def _modgcn_fit_checkpoint(tmp: Path) -> Path:
+    """``last.ckpt`` of a two-step ``posegcn fit --config configs/modgcn.yaml``, made once per module."""
+    from posegcn.cli import main
+
+    shared = (tmp / "synthetic").resolve().parent
+    ckpt = shared / "modgcn_fit" / "last.ckpt"
+    if not ckpt.is_file():
+        main(_cli_args(tmp, "--checkpoint.dirpath", str(ckpt.parent), "--trainer.logger", "false"))
+    return ckpt
 
 
 def _trainer_fit_mismatched_frames(tmp: Path) -> None:
@@ -188,6 +318,31 @@ CASES: list[Case] = [
     Case("short_2d", "data", "2D keypoints shorter than the 3D poses",
          r"camera 0: the 2D keypoints have 5 frames, fewer than the 12 frames of the 3D poses",
          "2D may be longer (it is truncated) but never shorter: regenerate the detections for every frame"),
+    Case("3d_in_mm", "data", "`data_3d_h36m.npz` in millimetres (the Martinez h5 convention), read with `posegcn fit`",
+         r"posegcn: error: .*data_3d_h36m\.npz: positions_3d\['S1'\]\['Eating'\]: the 3D poses must be in metres, "
+         r"but their median bone length is \d+\.?\d* m \(a person's is 0\.02–2 m.*look like millimetres \(multiply by 0\.001",
+         "divide the positions by 1000 (`x / 1000` for every take); `--data.check_units false` only for a scale that is intended"),
+    Case("3d_in_cm", "data", "`data_3d_h36m.npz` in centimetres",
+         r"positions_3d\['S1'\]\['Eating'\]: the 3D poses must be in metres, .* look like centimetres",
+         "divide the positions by 100"),
+    Case("2d_normalised", "data", "`data_2d_h36m_<source>.npz` holding normalised coordinates (about [-1, 1]) instead of pixels",
+         r"data_2d_h36m_gt\.npz: positions_2d\['S1'\]\['Eating'\]\[0\]: the 2D keypoints must be pixels of the 1000x1002 "
+         r"image, but a pose spans only .* px .* values in \[-?\d.*they look normalised, not pixels",
+         "store pixels (`x = (x_n + 1) * w / 2`, `y = (y_n + h / w) * w / 2`); the loader normalises them itself"),
+    Case("2d_off_image", "data", "2D pixels measured from the image centre (or for another image size)",
+         r"data_2d_h36m_gt\.npz: positions_2d\['S1'\]\['Eating'\]\[0\]: the 2D keypoints must be pixels of the 1000x1002 "
+         r"image, but only \d+% of them lie inside it",
+         "pixels of the camera's own image, origin at its top-left corner (1000×1002 or 1000×1000)"),
+    Case("2d_frame_rate", "data", "2D keypoints at another frame rate than the 3D poses (100 vs 50 fps)",
+         r"positions_2d\['S1'\]\['Walking'\]\[0\] \(3D: .*data_3d_h36m\.npz\): the 2D keypoints have 72 frames, 2\.00x the 36 "
+         r"frames of the 3D poses .* another frame rate\?",
+         "resample the 2D keypoints to the 50 fps of the mocap (keep every 2nd frame here)"),
+    Case("humaneva_3d_in_mm", "data", "HumanEva-I `data_3d_humaneva15.npz` in millimetres",
+         r"data_3d_humaneva15\.npz: positions_3d\['Validate/S1'\]\['Jog 1 chunk0'\]: the 3D poses must be in metres, .* look like millimetres",
+         "divide the positions by 1000 (VideoPose3D's `prepare_data_humaneva.py` does)"),
+    Case("3dhp_3d_in_metres", "data", "MPI-INF-3DHP `data_test_3dhp.npz` with `data_3d` already in metres",
+         r"data_test_3dhp\.npz: data\['TS1'\]\['data_3d'\]: the 3D poses must be in millimetres, .* look like metres \(multiply by 1000",
+         "keep `data_3d` in millimetres (`univ_annot3` as the official test set has it): the loader converts"),
     Case("empty_subjects", "config", "an empty subject list (`--data.train_subjects []`)",
          r"empty subject list: give at least one subject",
          "list at least one subject, e.g. `--data.train_subjects [S1,S5,S6,S7]`"),
@@ -206,6 +361,12 @@ CASES: list[Case] = [
     Case("option_typo", "config", "a misspelt option (`--model.init_args.hiden 64`)",
          r"Option 'hiden' is not accepted",
          "`posegcn fit --config ... --print_config` lists every option"),
+    Case("invalid_lr", "config", "a negative learning rate (`--model.init_args.lr -0.001`)",
+         r"posegcn: error: Invalid learning rate: -0\.001 \(torch\.optim's check of the optimiser arguments; check --model\.init_args\.lr\)",
+         "a positive learning rate (the papers use 1e-3)"),
+    Case("devices_zero", "config", "zero devices (`--trainer.devices 0`)",
+         r"posegcn: error: `Trainer\(devices='?0'?\)` value is not a valid input using cpu accelerator\. \(Lightning's check of the Trainer options\)",
+         "`--trainer.devices 1` (or `auto`)"),
     Case("frames_mismatch", "config", "data and model built with different window lengths (Python API)",
          r"the data gives num_frames=3 but the model was built with num_frames=1",
          "the `posegcn` command links them; in Python pass the same `num_frames` to both"),
@@ -213,6 +374,12 @@ CASES: list[Case] = [
          r"checkpoint .*semgcn\.ckpt does not fit the configured model: it was written by posegcn\.lit\.semgcn\.SemGCNModule"
          r", whose hyper-parameters posegcn\.lit\.ModulatedGCNModule does not accept \(unknown to it: bone_weight, channelwise\)",
          "use the model config the checkpoint was trained with (`config.yaml` in its run folder)"),
+    Case("other_architecture_accepted", "checkpoint",
+         "a Modulated GCN checkpoint (from `posegcn fit`) given to `posegcn test --config configs/semgcn.yaml`",
+         r"posegcn: the checkpoint .*last\.ckpt was written by posegcn\.lit\.ModulatedGCNModule; evaluating that "
+         r"architecture, not the configured posegcn\.lit\.SemGCNModule",
+         "a notice, not an error: the results are the checkpoint's architecture; use its own config to avoid surprises",
+         notice=True),
     Case("checkpoint_joints", "checkpoint", "a 16-joint checkpoint loaded into a 17-joint model (Python API)",
          r"checkpoint .*semgcn\.ckpt does not fit the configured model: .*with another shape \(.*checkpoint \[16, ",
          "keep `num_joints` as in training (16 for the GT configs); the `posegcn` command takes it from the checkpoint"),
@@ -234,6 +401,9 @@ CASES: list[Case] = [
     Case("predict_wrong_image_size", "predict", "`posegcn lift` with an image size the keypoints cannot come from",
          r"keypoints\.npz: the keypoints do not fit a 500x400 image",
          "give the size of the image the keypoints were detected in (pixels)"),
+    Case("predict_normalised", "predict", "`posegcn lift` keypoints normalised to [-1, 1] instead of pixels",
+         r"keypoints\.npz: the keypoints do not fit a 1000x1000 image .* \(pixels, not normalised coordinates\)",
+         "give pixel coordinates of the image the keypoints were detected in"),
     Case("predict_nan_keypoints", "predict", "`posegcn lift` keypoints with NaN (missed detections)",
          r"keypoints\.npz: 'keypoints' contains NaN or infinite values",
          "fill missing detections first"),
@@ -254,39 +424,68 @@ RUNS: dict[str, Callable[[Path], object]] = {
     "nan_3d": lambda t: _load(_write(t / "d", p3=_nan_3d)),
     "inf_2d": lambda t: _load(_write(t / "d", p2=_inf_2d)),
     "short_2d": lambda t: _load(_write(t / "d", p2=lambda d: d["S1"]["Walking"].__setitem__(0, d["S1"]["Walking"][0][:5]))),
+    "3d_in_mm": lambda t: _cli_h36m(t, _write(t / "d", p3=_scale_3d(1000.0))),
+    "3d_in_cm": lambda t: _load(_write(t / "d", p3=_scale_3d(100.0))),
+    "2d_normalised": lambda t: _load(_write(t / "d", p2=_per_camera(_normalised))),
+    "2d_off_image": lambda t: _load(_write(t / "d", p2=_per_camera(_centred))),
+    "2d_frame_rate": lambda t: _load(_write_both(t / "d", _double_rate)),
+    "humaneva_3d_in_mm": _humaneva_in_mm,
+    "3dhp_3d_in_metres": _3dhp_in_metres,
     "empty_subjects": lambda t: _cli(t, "--data.train_subjects", "[]"),
     "unknown_subject": lambda t: _cli(t, "--data.test_subjects", "[S99]", sub="test"),
     "unknown_action": lambda t: _cli(t, "--data.actions", "[Jumping]"),
     "window_zero": lambda t: _cli(t, "--data.num_frames", "0"),
     "joint_count": lambda t: _cli(t, "--data.num_joints", "15"),
     "option_typo": lambda t: _cli(t, "--model.init_args.hiden", "64"),
+    "invalid_lr": lambda t: _cli(t, "--model.init_args.lr", "-0.001"),
+    "devices_zero": lambda t: _cli(t, "--trainer.accelerator", "cpu", "--trainer.devices", "0"),
     "frames_mismatch": _trainer_fit_mismatched_frames,
     "other_architecture": lambda t: _cli(t, "--ckpt_path", str(_semgcn_ckpt(t)), sub="test"),
+    "other_architecture_accepted": lambda t: _cli(t, "--ckpt_path", str(_modgcn_fit_checkpoint(t)), sub="test",
+                                                  config="semgcn.yaml"),
     "checkpoint_joints": lambda t: _trainer_test_semgcn17(t),
     "truncated_checkpoint": lambda t: (_semgcn_ckpt(t), (t / "broken.ckpt").write_bytes((t / "semgcn.ckpt").read_bytes()[:1000]),
-                                       _cli(t, "--ckpt_path", str(t / "broken.ckpt"), sub="test", config="semgcn.yaml")),
+                                       _cli(t, "--ckpt_path", str(t / "broken.ckpt"), sub="test", config="semgcn.yaml"))[-1],
     "missing_checkpoint": lambda t: _cli(t, "--ckpt_path", str(t / "nope.ckpt"), sub="test"),
     "nonfinite_loss": lambda t: _cli(t, "--model.init_args.lr", "1e12", "--trainer.gradient_clip_val", "0",
                                      "--trainer.max_steps", "30", "--trainer.limit_val_batches", "0"),
     "predict_no_image_size": lambda t: _lift(t, height=1000.0),
     "predict_bad_image_size": lambda t: _lift(t, width=-1000.0, height=1000.0),
     "predict_wrong_image_size": lambda t: _lift(t, width=500.0, height=400.0),
+    "predict_normalised": lambda t: _lift(t, keypoints=np.random.default_rng(0).uniform(-1, 1, (5, 17, 2)).astype(np.float32),
+                                          width=1000.0, height=1000.0),
     "predict_nan_keypoints": lambda t: _lift(t, keypoints=np.full((3, 17, 2), np.nan, np.float32), width=1000.0, height=1000.0),
 }  # fmt: skip
 
 
-def _error_text(run: Callable[[Path], object], tmp: Path) -> str:
-    """The message a user sees: the exception text, or the CLI's error output when it exits."""
-    err = io.StringIO()
+def output_kind(result: subprocess.CompletedProcess) -> str:
+    """How a ``posegcn`` process reported: ``one-line``, ``traceback``, ``usage``, ``notice`` or ``silent``."""
+    err = result.stderr
+    if "Traceback (most recent call last)" in err:
+        return "traceback"
+    errors = [line for line in err.splitlines() if line.startswith("posegcn: error: ")]
+    if result.returncode == 2 and len(errors) == 1:
+        return "one-line"
+    if result.returncode != 0:
+        return "usage"
+    return "notice" if any(line.startswith("posegcn: ") for line in err.splitlines()) else "silent"
+
+
+def outcome(case: Case, tmp: Path) -> Outcome:
+    """Run ``case`` and report what the user sees."""
     try:
-        with contextlib.redirect_stderr(err):
-            run(tmp)
-    except SystemExit as exit_:
-        assert exit_.code not in (0, None), "the command exited successfully"
-        return err.getvalue()
+        result = RUNS[case.id](tmp)
     except Exception as exc:  # noqa: BLE001 - the point is to look at any error's message
-        return f"{type(exc).__name__}: {exc}"
-    raise AssertionError("no error was raised")
+        try:
+            from posegcn.errors import input_error_message
+        except ImportError:  # posegcn before input errors had a type (measuring the old code)
+            typed = False
+        else:
+            typed = input_error_message(exc) is not None
+        return Outcome(f"{type(exc).__name__}: {exc}", "input-error" if typed else "other-error")
+    if isinstance(result, subprocess.CompletedProcess):
+        return Outcome(result.stderr, output_kind(result))
+    return Outcome("", "silent")
 
 
 @pytest.fixture(autouse=True)
@@ -301,7 +500,7 @@ def shared_dir(tmp_path_factory) -> Path:
 
 
 def test_catalogue_is_complete():
-    assert len(CASES) >= 15
+    assert len(CASES) >= 38  # 28 before the unit checks and one-line errors (issue 14)
     assert [c.id for c in CASES] == list(RUNS)
     assert {c.where for c in CASES} == {"data", "config", "checkpoint", "training", "predict"}
 
@@ -311,8 +510,15 @@ def test_bad_input_gives_a_clear_error(case, shared_dir, tmp_path):
     work = tmp_path
     (work / "synthetic").symlink_to(shared_dir / "synthetic", target_is_directory=True)
     (shared_dir / "synthetic").mkdir(exist_ok=True)
-    text = _error_text(RUNS[case.id], work)
-    assert re.search(case.message, text, flags=re.S), f"{case.id}: message does not match\n{text[-3000:]}"
+    seen = outcome(case, work)
+    assert re.search(case.message, seen.text, flags=re.S), (
+        f"{case.id}: message does not match\n{seen.text[-3000:]}"
+    )
+    expected = ("notice",) if case.notice else ("one-line", "input-error")
+    assert seen.kind in expected, f"{case.id}: shown as {seen.kind}, expected {expected}\n{seen.text[-3000:]}"
+    if seen.kind in ("one-line", "notice"):  # the line itself, whole: no message spills onto a second line
+        lines = [line for line in seen.text.splitlines() if line.startswith("posegcn: ")]
+        assert len(lines) == 1 and re.search(case.message, lines[0]), f"{case.id}: not one line\n{seen.text}"
 
 
 def test_window_longer_than_a_sequence_is_valid_by_edge_padding(tmp_path):
@@ -343,7 +549,97 @@ def test_nonfinite_loss_skip_mode_warns_and_skips():
         ModulatedGCNModule(num_joints=16).training_step(batch, 5)
 
 
+# --------------------------------------------------------------------------- how errors are shown
+def _raising(exc: BaseException) -> Callable[[], None]:
+    from posegcn.errors import reports_input_errors
+
+    @reports_input_errors("posegcn")
+    def main() -> None:
+        raise exc
+
+    return main
+
+
+def test_input_errors_print_one_line_and_exit_2(capsys, monkeypatch):
+    from posegcn.errors import InputKeyError, PoseGCNInputError
+
+    monkeypatch.delenv("POSEGCN_TRACEBACK", raising=False)
+    wrapped = RuntimeError("Lightning re-raised it")
+    wrapped.__cause__ = InputKeyError("unknown subject 'S99':\n  the file has ['S1']")
+    for exc, line in [
+        (PoseGCNInputError("data.npz: bad units"), "posegcn: error: data.npz: bad units"),
+        (wrapped, "posegcn: error: unknown subject 'S99': the file has ['S1']"),  # no quotes, one line
+        (ValueError("Invalid learning rate: -1.0"), "posegcn: error: Invalid learning rate: -1.0 (torch.optim's "
+         "check of the optimiser arguments; check --model.init_args.lr)"),
+    ]:  # fmt: skip
+        with pytest.raises(SystemExit) as exit_:
+            _raising(exc)()
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err == line + "\n"
+
+
+def test_bugs_and_the_opt_in_keep_the_traceback(monkeypatch):
+    from posegcn.errors import PoseGCNInputError
+
+    monkeypatch.delenv("POSEGCN_TRACEBACK", raising=False)
+    with pytest.raises(ValueError, match="operands could not be broadcast"):  # a bug's ValueError
+        _raising(ValueError("operands could not be broadcast together"))()
+    with pytest.raises(KeyError):
+        _raising(KeyError("state"))()
+    monkeypatch.setenv("POSEGCN_TRACEBACK", "1")
+    with pytest.raises(PoseGCNInputError, match="bad units"):
+        _raising(PoseGCNInputError("bad units"))()
+
+
+def test_traceback_opt_in_through_the_command(tmp_path):
+    argv = ("lift", "--ckpt", str(tmp_path / "nope.ckpt"), "--input", "nope.npz", "--output", "o.npz")
+    plain = _command(tmp_path, *argv)
+    assert output_kind(plain) == "one-line", plain.stderr
+    assert re.fullmatch(r"posegcn: error: .* not found: \S*nope\.(ckpt|npz)\n", plain.stderr), plain.stderr
+    verbose = _command(tmp_path, *argv, env={"POSEGCN_TRACEBACK": "1"})
+    assert output_kind(verbose) == "traceback" and verbose.returncode == 1, verbose.stderr
+    assert re.search(r"InputFileNotFoundError: .* not found: \S*nope\.(ckpt|npz)", verbose.stderr)
+
+
+def test_same_class_resolves_re_exported_paths():
+    from posegcn.cli import _same_class
+
+    assert _same_class("posegcn.lit.SemGCNModule", "posegcn.lit.semgcn.SemGCNModule")
+    assert not _same_class("posegcn.lit.SemGCNModule", "posegcn.lit.ModulatedGCNModule")
+
+
+def test_argument_errors_lose_the_type_union_trace():
+    from posegcn.cli import one_line_argument_error
+
+    message = (
+        'Parser key "model":\n  Does not validate against any of the Union subtypes\n  Subtypes: [<class '
+        "'NoneType'>, <class 'LightningModule'>]\n  Errors:\n    - Expected a <class 'NoneType'>\n    - Problem "
+        "with given class_path 'posegcn.lit.ModulatedGCNModule':\n        Option 'hiden' is not accepted\n  Given "
+        "value type: <class 'NestedArg'>\n  Given value: NestedArg(key='hiden', val='64')"
+    )
+    assert one_line_argument_error(message) == (
+        "Parser key \"model\": Problem with given class_path 'posegcn.lit.ModulatedGCNModule': Option 'hiden' is "
+        "not accepted; Given value: NestedArg(key='hiden', val='64')"
+    )
+
+
 # --------------------------------------------------------------------------- README
+def _excerpt(regex: str) -> str:
+    """The message a regex matches, as readers see it: numbers as N, ``.*`` as an ellipsis."""
+    text = regex.removeprefix("posegcn: error: ").removeprefix(".*")
+    for pattern, shown in (
+        (r"\d+\.?\d*", "N"),
+        (r"-?\d", "N"),
+        (r"\d+", "N"),
+        ("'?", ""),
+        ("(nan|inf)", "nan/inf"),
+    ):
+        text = text.replace(pattern, shown)
+    text = re.sub(r"\\(.)", r"\1", text).replace(".*", " … ")
+    text = " ".join(text.split()).replace("|", "\\|")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def troubleshooting_markdown() -> str:
     lines = [
         README_START,
@@ -352,9 +648,7 @@ def troubleshooting_markdown() -> str:
         "|---|---|---|---|",
     ]
     for c in CASES:
-        said = re.sub(r"\\(.)", r"\1", c.message).replace(".*", " … ").replace("|", "\\|")
-        said = re.sub(r"\((nan\\?\|inf)\)", "nan/inf", said).replace("\\d+", "N")
-        lines.append(f"| {c.where} | {c.problem} | `{said.strip()}` | {c.fix} |")
+        lines.append(f"| {c.where} | {c.problem} | {_excerpt(c.message)} | {c.fix} |")
     lines += ["", README_END]
     return "\n".join(lines)
 
@@ -368,5 +662,25 @@ def test_readme_troubleshooting_is_generated_from_the_catalogue():
     )
 
 
+def count_outcomes() -> dict[str, list[str]]:
+    """Run every case in a fresh folder; the case ids by :class:`Outcome` kind (``--count``)."""
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="bad_inputs_"))
+    (shared / "synthetic").mkdir()
+    kinds: dict[str, list[str]] = {}
+    for case in CASES:
+        work = Path(tempfile.mkdtemp(dir=shared))
+        (work / "synthetic").symlink_to(shared / "synthetic", target_is_directory=True)
+        seen = outcome(case, work)
+        kinds.setdefault(seen.kind, []).append(case.id)
+        print(f"{case.id}: {seen.kind}", file=sys.stderr, flush=True)
+    return kinds
+
+
 if __name__ == "__main__":
-    print(troubleshooting_markdown())
+    if sys.argv[1:] == ["--count"]:
+        for kind, ids in count_outcomes().items():
+            print(f"{kind}: {len(ids)} ({', '.join(ids)})")
+    else:
+        print(troubleshooting_markdown())

@@ -249,6 +249,94 @@ def test_metadata_without_symmetry_is_accepted(make_h36m):
     assert arrays.pose_2d.shape[1] == 17
 
 
+# ---------------------------------------------------------------- units (posegcn.data.units)
+def _scale_3d(factor):
+    def mutate(p3, p2):
+        for takes in p3.values():
+            for take, x in takes.items():
+                takes[take] = x * np.float32(factor)
+
+    return mutate
+
+
+def _normalise_2d(p3, p2):
+    for takes in p2.values():
+        for cams in takes.values():
+            cams[:] = [(uv / 500.0 - 1.0).astype(np.float32) for uv in cams]
+
+
+def test_unit_checks_accept_the_fixture(h36m_root, h36m_data):
+    from posegcn.data.units import BONE_LENGTH_M, median_bone_length
+
+    arrays = load_h36m(h36m_root, "gt", subjects=SUBJECTS)  # checks on: metres and pixels pass
+    assert len(arrays) > 0
+    x = h36m_data[0]["S1"]["Walking"][:, list(H36M_32_TO_17)]
+    assert BONE_LENGTH_M[0] < median_bone_length(x, H36M_17.parents) < BONE_LENGTH_M[1]
+
+
+def test_median_bone_length_is_that_of_the_skeleton():
+    from posegcn.data.units import median_bone_length
+
+    # a straight chain of 0.3 m bones plus one 0.1 m bone: median 0.3 m, whatever the frame count
+    parents = [-1, 0, 1, 2, 3]
+    x = np.zeros((1000, 5, 3), np.float32)
+    x[:, 1:, 2] = np.cumsum([0.1, 0.3, 0.3, 0.3])
+    assert median_bone_length(x, parents) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (_scale_3d(1000.0), r"data_3d_h36m\.npz: positions_3d\['S1'\]\['Eating'\]: the 3D poses must be in metres, "
+         r"but their median bone length is \d+\.?\d* m .* look like millimetres \(multiply by 0\.001 to get metres\)"),
+        (_scale_3d(0.001), r"median bone length is 0\.000\d+ m .* look like kilometres"),
+        (_normalise_2d, r"data_2d_h36m_gt\.npz: positions_2d\['S1'\]\['Eating'\]\[0\]: .* pose spans only 0\.\d+ px "
+         r"\(median; at least 10 px expected\) .* look normalised, not pixels"),
+    ],
+    ids=["millimetres", "kilometres", "normalised_2d"],
+)  # fmt: skip
+def test_wrong_units_are_named_errors_unless_checks_are_off(make_h36m, mutate, message):
+    from posegcn.errors import PoseGCNInputError
+
+    root = make_h36m(mutate=mutate)
+    with pytest.raises(PoseGCNInputError, match=message):
+        load_h36m(root, "gt", subjects=["S1"])
+    # the documented override loads the file as it is
+    arrays = load_h36m(root, "gt", subjects=["S1"], check_units=False)
+    assert torch.isfinite(arrays.pose_3d).all() and len(arrays) > 0
+
+
+def test_frame_rate_mismatch_but_a_few_extra_2d_frames_pass(make_h36m):
+    from posegcn.errors import PoseGCNInputError
+
+    def double_2d_rate(p3, p2):  # S5 "Eating": 3D 21 → 63 frames, 2D every frame twice: 126
+        x = p3["S5"]["Eating"]
+        p3["S5"]["Eating"] = np.concatenate([x, x, x])
+        p2["S5"]["Eating"] = [
+            np.repeat(np.concatenate([uv[: len(x)]] * 3), 2, axis=0) for uv in p2["S5"]["Eating"]
+        ]
+
+    root = make_h36m(mutate=double_2d_rate)
+    load_h36m(root, "gt", subjects=["S1"])  # S1 has FIXTURE_EXTRA_2D spare frames per take: accepted
+    with pytest.raises(
+        PoseGCNInputError, match=r"have 126 frames, 2\.00x the 63 frames .* another frame rate"
+    ):
+        load_h36m(root, "gt", subjects=["S5"])
+
+
+def test_datamodule_option_switches_the_unit_checks_off(make_h36m):
+    from posegcn.data import H36MDataModule
+    from posegcn.errors import PoseGCNInputError
+
+    root = make_h36m(mutate=_scale_3d(1000.0))
+    subjects = {"train_subjects": ["S1"], "val_subjects": ["S5"], "test_subjects": ["S9"]}
+    with pytest.raises(PoseGCNInputError, match="look like millimetres"):
+        H36MDataModule(root=str(root), **subjects).setup("test")
+    dm = H36MDataModule(root=str(root), check_units=False, **subjects)
+    dm.setup("test")
+    assert dm.arrays("test").pose_3d.abs().max() > 10  # loaded as given: millimetres
+
+
 # --------------------------------------------------------------------------- codec
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
 def test_codec_round_trip_and_formula(kind):

@@ -265,9 +265,10 @@ def load_mpi_inf_3dhp_test(
     sequences: Sequence[str] = MPI_INF_3DHP_SEQUENCES,
     groups: Literal["scene", "sequence"] = "scene",
     file: str = MPI_INF_3DHP_TEST_FILE,
+    check_units: bool = True,
 ) -> PoseArrays:
     """Read ``root/data_test_3dhp.npz`` and build the valid samples (see :meth:`MPIINF3DHPTestFile.select`)."""
-    return MPIINF3DHPTestFile.read(root, file).select(sequences, num_joints, groups)
+    return MPIINF3DHPTestFile.read(root, file, check_units).select(sequences, num_joints, groups)
 
 
 class MPIINF3DHPDataModule(pl.LightningDataModule):
