@@ -212,8 +212,9 @@ class PoseGCNCLI(LightningCLI):
                 self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
             merged = (self.config[subcommand].get("model") or {}).get("class_path")
             if not _same_class(configured_before, merged) and rank_zero_only.rank == 0:
+                doing = "training" if subcommand == "fit" else "evaluating"
                 print(
-                    f"posegcn: the checkpoint {ckpt_path} was written by {merged}; evaluating that "
+                    f"posegcn: the checkpoint {ckpt_path} was written by {merged}; {doing} that "
                     f"architecture, not the configured {configured_before}",
                     file=sys.stderr,
                     flush=True,

@@ -21,6 +21,7 @@ and ``test_readme_troubleshooting_is_generated_from_the_catalogue`` fails when t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -222,6 +223,26 @@ def _write_both(root: Path, mutate: Callable[[dict, dict], None]) -> Path:
     return write_h36m(root, d3, d2)
 
 
+def _calibration(tmp: Path, mutate: Callable[[dict], None]) -> str:
+    """The shipped Human3.6M calibration with ``mutate`` applied to every camera's extrinsics."""
+    calibration = json.loads((REPO / "posegcn" / "data" / "h36m_cameras.json").read_text())
+    for cameras in calibration["extrinsics"].values():
+        for extrinsics in cameras:
+            mutate(extrinsics)
+    path = tmp / "cams.json"
+    path.write_text(json.dumps(calibration))
+    return str(path)
+
+
+def _translation_in_metres(extrinsics: dict) -> None:
+    extrinsics["translation"] = [v / 1000.0 for v in extrinsics["translation"]]
+
+
+def _conjugate(extrinsics: dict) -> None:
+    w, x, y, z = extrinsics["orientation"]
+    extrinsics["orientation"] = [w, -x, -y, -z]
+
+
 def _humaneva_in_mm(tmp: Path):
     from posegcn.data.humaneva import load_humaneva
     from posegcn.data.synthetic import generate_synthetic_humaneva
@@ -337,6 +358,14 @@ CASES: list[Case] = [
          r"positions_2d\['S1'\]\['Walking'\]\[0\] \(3D: .*data_3d_h36m\.npz\): the 2D keypoints have 72 frames, 2\.00x the 36 "
          r"frames of the 3D poses .* another frame rate\?",
          "resample the 2D keypoints to the 50 fps of the mocap (keep every 2nd frame here)"),
+    Case("cameras_in_metres", "data", "a camera calibration (`--data.cameras`) with translations in metres",
+         r"camera calibration .*cams\.json: subject 'S1', camera 0: the camera centre is 0\.00\d+ m from the world origin "
+         r"\(0\.5–50 m expected; Human3\.6M ≈5 m\): 'translation' must be in millimetres",
+         "give the camera centres in millimetres, as Human3.6M's calibration does"),
+    Case("cameras_inverted", "data", "a camera calibration whose rotations go world→camera instead of camera→world",
+         r"data_3d_h36m\.npz: positions_3d\['S1'\]\['Eating'\] seen by camera 1: the root joint lies -\d.* m along the "
+         r"camera's viewing axis .* the 3D poses and the camera calibration disagree",
+         "`orientation` rotates camera → world (conventions.md §2): conjugate the quaternions"),
     Case("humaneva_3d_in_mm", "data", "HumanEva-I `data_3d_humaneva15.npz` in millimetres",
          r"data_3d_humaneva15\.npz: positions_3d\['Validate/S1'\]\['Jog 1 chunk0'\]: the 3D poses must be in metres, .* look like millimetres",
          "divide the positions by 1000 (VideoPose3D's `prepare_data_humaneva.py` does)"),
@@ -429,6 +458,8 @@ RUNS: dict[str, Callable[[Path], object]] = {
     "2d_normalised": lambda t: _load(_write(t / "d", p2=_per_camera(_normalised))),
     "2d_off_image": lambda t: _load(_write(t / "d", p2=_per_camera(_centred))),
     "2d_frame_rate": lambda t: _load(_write_both(t / "d", _double_rate)),
+    "cameras_in_metres": lambda t: _load(_write(t / "d"), cameras=_calibration(t, _translation_in_metres)),
+    "cameras_inverted": lambda t: _load(_write(t / "d"), cameras=_calibration(t, _conjugate)),
     "humaneva_3d_in_mm": _humaneva_in_mm,
     "3dhp_3d_in_metres": _3dhp_in_metres,
     "empty_subjects": lambda t: _cli(t, "--data.train_subjects", "[]"),

@@ -37,7 +37,7 @@ import torch
 
 from posegcn.camera import Camera, load_h36m_cameras, qinverse, qrot
 from posegcn.data.codec import PoseCodec
-from posegcn.data.units import check_bone_lengths, check_frame_ratio, check_pixels
+from posegcn.data.units import check_bone_lengths, check_camera, check_depth, check_frame_ratio, check_pixels
 from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
 from posegcn.skeleton import (
     H36M_16,
@@ -300,6 +300,9 @@ class H36MFiles:
                     f"subject {s!r} has no camera calibration in {cameras or 'posegcn/data/h36m_cameras.json'} "
                     f"(calibrated subjects: {list(calibration)})"
                 )
+            for c, cam in enumerate(calibration[s] if self.check_units else []):
+                where = f"camera calibration {cameras or 'posegcn/data/h36m_cameras.json'}: subject {s!r}, camera {c}"
+                check_camera(cam.translation, cam.focal_length, cam.res_w, where)
         missing_groups = sorted(set(groups) - set(action_names))
         if missing_groups:
             raise ValueError(
@@ -322,6 +325,8 @@ class H36MFiles:
                     if uv.shape[1] == 17 and num_joints == 16:
                         uv = uv[:, list(H36M_17_TO_16)]
                     rel, root = codec.encode_3d(_world_to_camera(x_world, cam))
+                    if self.check_units:
+                        check_depth(root, f"{self.path_3d}: positions_3d[{s!r}][{a!r}] seen by camera {c}")
                     parts["pose_3d"].append(rel.astype(np.float32, copy=False))
                     parts["root_3d"].append(root.astype(np.float32))
                     parts["pose_2d"].append(codec.encode_2d(uv.astype(np.float32), cam.res_w, cam.res_h))

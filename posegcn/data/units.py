@@ -4,8 +4,10 @@ A file in the wrong unit loads without a word and trains on wrong numbers: a 3D 
 millimetres (the Martinez h5 convention) scales every loss and metric by 1000, 2D keypoints
 already normalised to ``[-1, 1]`` squeeze every pose into a few pixels.  Each check looks at a
 statistic that is nearly unit-free for people — the median bone length, the extent of a
-pose in the image, the ratio of 2D to 3D frame counts — on at most :data:`MAX_FRAMES` frames
-of an array, so that it costs little next to reading the file.
+pose in the image, the ratio of 2D to 3D frame counts, the distance of a camera from the world
+origin, its focal length against the image width, the depth of a person in front of a
+camera — on at most :data:`MAX_FRAMES` frames of an array, so that it costs little next to
+reading the file.
 
 Every failure is a :class:`~posegcn.errors.PoseGCNInputError` naming the file and key, the
 expected range and the value found.  The rare legitimate exception (a skeleton of another
@@ -25,6 +27,8 @@ __all__ = [
     "MAX_FRAMES",
     "UNITS_OVERRIDE",
     "check_bone_lengths",
+    "check_camera",
+    "check_depth",
     "check_frame_ratio",
     "check_pixels",
     "median_bone_length",
@@ -44,6 +48,12 @@ MIN_INSIDE_FRACTION = 0.5
 #: 20% and half a second more means another frame rate (e.g. 50 vs 25 fps), not a few spare frames.
 MAX_FRAME_RATIO = 1.2
 MIN_EXTRA_FRAMES = 25
+#: Plausible distance of a camera from the world origin and of a person in front of a camera, metres
+#: (Human3.6M: cameras ≈5 m from the origin, subjects 3–7 m deep).  A translation given in metres
+#: where millimetres are expected lands the camera a few millimetres from the origin.
+CAMERA_DISTANCE_M = (0.5, 50.0)
+#: Plausible focal length in multiples of the image width (Human3.6M: 1145 px for 1000 px ≈ 1.1).
+FOCAL_PER_WIDTH = (0.1, 10.0)
 #: How to switch the checks off, quoted in every message.
 UNITS_OVERRIDE = "--data.check_units false (Python: check_units=False) if this scale is intended"
 
@@ -141,4 +151,43 @@ def check_frame_ratio(frames_2d: int, frames_3d: int, fps: float, where: str) ->
             f"{where}: the 2D keypoints have {frames_2d} frames, {frames_2d / frames_3d:.2f}x the {frames_3d} "
             f"frames of the 3D poses (at most {MAX_FRAME_RATIO:g}x or {MIN_EXTRA_FRAMES} frames more expected; "
             f"both at {fps:g} fps): another frame rate? Resample one of them, or pass {UNITS_OVERRIDE}"
+        )
+
+
+def check_camera(translation_m: Sequence[float], focal_px: Sequence[float], width: float, where: str) -> None:
+    """Refuse a calibration whose camera centre or focal length is in another unit.
+
+    ``translation_m`` is the camera centre after the reader's millimetre → metre conversion.
+    """
+    distance = float(np.linalg.norm(translation_m))
+    lo, hi = CAMERA_DISTANCE_M
+    if not lo <= distance <= hi:
+        raise PoseGCNInputError(
+            f"{where}: the camera centre is {distance:.4g} m from the world origin ({lo:g}–{hi:g} m expected; "
+            f"Human3.6M ≈5 m): 'translation' must be in millimetres. Fix the calibration, or pass {UNITS_OVERRIDE}"
+        )
+    focal = float(np.mean(focal_px))
+    lo, hi = (f * width for f in FOCAL_PER_WIDTH)
+    if not lo <= focal <= hi:
+        raise PoseGCNInputError(
+            f"{where}: focal length {focal:.4g} for a {width:g} px wide image ({lo:g}–{hi:g} px expected; "
+            f"Human3.6M ≈1145 px): 'focal_length' must be in pixels. Fix the calibration, or pass {UNITS_OVERRIDE}"
+        )
+
+
+def check_depth(root_cam: np.ndarray, where: str) -> None:
+    """Refuse a take whose root joint ``root_cam [F, 3]`` (camera frame, metres) is not in front of the camera.
+
+    The 3D poses and the extrinsics then disagree: another world frame, an inverted rotation
+    (world→camera given for camera→world) or another unit.
+    """
+    if len(root_cam) == 0:
+        return
+    depth = float(np.median(_frames(root_cam)[:, 2]))
+    lo, hi = CAMERA_DISTANCE_M
+    if not lo <= depth <= hi:
+        raise PoseGCNInputError(
+            f"{where}: the root joint lies {depth:.4g} m along the camera's viewing axis (median; {lo:g}–{hi:g} m "
+            f"in front of it expected): the 3D poses and the camera calibration disagree (world frame, rotation "
+            f"direction or units). Check both, or pass {UNITS_OVERRIDE}"
         )
