@@ -34,9 +34,10 @@ TRACEBACK_ENV = "POSEGCN_TRACEBACK"
 EXIT_INPUT_ERROR = 2
 
 
-#: The latest input errors of this process: jsonargparse re-raises an error of a class's
-#: ``__init__`` as a new ``ValueError`` that quotes its message but does not chain it.
-_RECENT: collections.deque[PoseGCNInputError] = collections.deque(maxlen=8)
+#: Messages of the latest input errors of this process: jsonargparse re-raises an error of a
+#: class's ``__init__`` as a new ``ValueError`` that quotes its message but does not chain it.
+#: (Messages, not the errors: their tracebacks would keep large arrays alive.)
+_RECENT: collections.deque[str] = collections.deque(maxlen=8)
 
 
 class PoseGCNInputError(ValueError):
@@ -44,7 +45,7 @@ class PoseGCNInputError(ValueError):
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)
-        _RECENT.append(self)
+        _RECENT.append(BaseException.__str__(self))
 
 
 class InputFileNotFoundError(PoseGCNInputError, FileNotFoundError):
@@ -96,8 +97,8 @@ def input_error_message(err: BaseException) -> str | None:
         current = current.__cause__ or current.__context__
     text = str(err)
     for recent in reversed(_RECENT):
-        if str(recent) and str(recent) in text:
-            return " ".join(str(recent).split())
+        if recent and recent in text:
+            return " ".join(recent.split())
     return None
 
 
