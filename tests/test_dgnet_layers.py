@@ -114,18 +114,31 @@ def test_aggregate_methods_agree(x: torch.Tensor) -> None:
 
 
 # ------------------------------------------------------------------ layers vs. their equations
-def test_fsg_equals_equation_2(x: torch.Tensor) -> None:
+def test_fsg_equals_equation_2_with_decoupled_weights(x: torch.Tensor) -> None:
     a = H36M_17.adjacency("row_normalized").double()
     layer = FixedSpatialGraphConv(C, 5, a, bias=True).double()
     torch.nn.init.normal_(layer.bias)
     y = layer(x).detach().numpy()
-    theta, bias, an = layer.theta.detach().numpy(), layer.bias.detach().numpy(), a.numpy()
+    (theta_0, theta_1), bias, an = layer.weight.detach().numpy(), layer.bias.detach().numpy(), a.numpy()
     xn = x.numpy()
     for b in range(B):
         for t in range(T):
             for i in range(N):
-                expected = sum(an[i, j] * xn[b, t, j] for j in range(N)) @ theta + bias
+                neighbours = sum(an[i, j] * xn[b, t, j] for j in range(N) if j != i)
+                expected = an[i, i] * xn[b, t, i] @ theta_0 + neighbours @ theta_1 + bias
                 np.testing.assert_allclose(y[b, t, i], expected, rtol=1e-10, atol=1e-12)
+    # Θ_0 = Θ_1 = Θ is Eq. 2 as written, ``A X Θ``: the layout kept for the ablation.
+    shared = FixedSpatialGraphConv(C, 5, a, bias=True, weights="shared").double()
+    with torch.no_grad():
+        shared.bias.copy_(layer.bias)
+        layer.weight[1].copy_(layer.weight[0])
+        shared.weight[0].copy_(layer.weight[0])
+    expected = a @ (x @ shared.weight[0]) + shared.bias
+    torch.testing.assert_close(shared(x), expected)
+    torch.testing.assert_close(layer(x), expected)
+    assert layer.weight.shape == (2, C, 5) and shared.weight.shape == (1, C, 5)
+    with pytest.raises(ValueError, match="unknown weights"):
+        FixedSpatialGraphConv(C, 5, a, weights="tied")
 
 
 def test_ftg_equals_equation_9_with_edge_replication(x: torch.Tensor) -> None:

@@ -24,15 +24,23 @@ class DGNetModule(PoseLiftingModule):
     Args:
         num_frames: window length ``T`` (4 in the paper); linked from ``data.num_frames``.
         hidden, num_blocks, k_spatial, k_temporal, weighting, include_self, no_knn, non_local,
-        dropout, spatial_units, temporal_units, block_head, connections: see :class:`posegcn.models.DGNet`
-            (``connections: fixed`` = the same network with skeleton neighbours instead of KNN).
+        dropout, spatial_units, temporal_units, block_head, connections, fsg_weights: see
+            :class:`posegcn.models.DGNet` (``connections: fixed`` = the same network with skeleton
+            neighbours instead of KNN; ``fsg_weights: shared`` = Eq. 2's single ``Θ``, an ablation
+            that cannot output every 17-joint pose).
         inference_chunk: windows per chunk at evaluation (same output, cache-sized working set).
         lam: λ of the block-level losses (Eq. 17; 0.1).
         loss_reduction: ``"sum"`` (Eq. 15–16 as written: summed over frames and joints) or
             ``"mean"`` (per joint).
-        **kwargs: optimisation/evaluation arguments of :class:`PoseLiftingModule`; the paper
-            says only "initial learning rate 0.001 and exponential decay" — the default decays
-            ×0.95 per epoch.
+        **kwargs: optimisation/evaluation arguments of :class:`PoseLiftingModule`.
+
+    Learning-rate decay (a choice the paper leaves open: "initial learning rate 0.001 and the
+    exponential decay", 200 epochs): ×0.98 per epoch.  It is VideoPose3D's schedule (Pavllo
+    et al., DG-Net's reference [3] and the source of its CPN detections: ×0.95 per epoch for
+    80 epochs, final rate 1e-3·0.95⁸⁰ = 1.7e-5) stretched over 200 epochs, 0.95^(80/200) =
+    0.980: the rate is 1.3e-4 at epoch 100 and 1.8e-5 in the last epoch.  VideoPose3D's
+    ×0.95 per epoch itself, run for 200 epochs, is below 6e-6 from epoch 100 on (3.5e-8 at the
+    end), so half of the training would barely move the weights.
     """
 
     def __init__(
@@ -52,13 +60,14 @@ class DGNetModule(PoseLiftingModule):
         temporal_units: list[str] = ["ftg", "dtg", "ftg"],  # noqa: B006
         block_head: Literal["module", "projection"] = "module",
         connections: Literal["dynamical", "fixed"] = "dynamical",
+        fsg_weights: Literal["decoupled", "shared"] = "decoupled",
         inference_chunk: int = 64,
         lam: float = 0.1,
         loss_reduction: Literal["sum", "mean"] = "sum",
         lr: float = 1e-3,
         amsgrad: bool = False,
         weight_decay: float = 0.0,
-        lr_decay: float = 0.95,
+        lr_decay: float = 0.98,
         lr_decay_every: int = 1,
         lr_decay_interval: Literal["step", "epoch"] = "epoch",
         test_flip: bool = False,
@@ -82,7 +91,7 @@ class DGNetModule(PoseLiftingModule):
             k_temporal=k_temporal, weighting=weighting, include_self=include_self, no_knn=no_knn,
             non_local=non_local, dropout=dropout, spatial_units=tuple(spatial_units),
             temporal_units=tuple(temporal_units), block_head=block_head, connections=connections,
-            inference_chunk=inference_chunk,
+            fsg_weights=fsg_weights, inference_chunk=inference_chunk,
         )  # fmt: skip
 
     def forward(self, pose_2d: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,10 @@ alternatives are constructor arguments of :class:`DGNet`):
   layers with ``C`` channels, ``x + σ(G₂ σ(G₁ x))`` (SemGCN's ``_ResGraphConv``).
   Every DSG/DTG layer builds its own KNN graph from its own input features.
 * FSG affinity: ``Skeleton.adjacency("row_normalized")`` = ``D⁻¹(A + I)``.
+* FSG weights: separate self and neighbour weights ``Θ_0``, ``Θ_1`` (SemGCN's graph convolution,
+  whose practices §III-C adopts; Eq. 2's single ``Θ`` is the case ``Θ_0 = Θ_1``).  With one ``Θ``
+  every FSG output on a 17-joint tree obeys ``uᵀY = 0`` (``D⁻¹(A + I)`` has rank 16), so the
+  heads could not output most real poses; see :class:`DGNet` (``fsg_weights``).
 * DSG/DTG edge weighting: softmax over the ``K`` neighbours; self excluded from the KNN.
 * Window ends: edge-frame replication for the features of ``t ± 1`` (FTG, DTG) and
   motion replication for DTG's KNN (:func:`posegcn.nn.dynamical_temporal_graph.feature_motions`).
@@ -87,11 +91,12 @@ def _graph_conv(
     weighting: str,
     include_self: bool,
     connections: str = "dynamical",
+    fsg_weights: str = "decoupled",
 ) -> nn.Module:
     """One graph-convolution layer of type ``kind`` (no bias: BatchNorm follows)."""
     fixed = connections == "fixed"
     if kind == "fsg":
-        return FixedSpatialGraphConv(in_channels, out_channels, adjacency)
+        return FixedSpatialGraphConv(in_channels, out_channels, adjacency, weights=fsg_weights)
     if kind == "dsg":
         neighbours = skeleton_neighbours(adjacency, k_spatial, include_self) if fixed else None
         return DynamicalSpatialGraphConv(
@@ -160,17 +165,21 @@ class ResidualGraphModule(nn.Module):
         return f"kind={self.kind!r}"
 
 
-def _zero_pose_projection(in_channels: int, adjacency: torch.Tensor) -> FixedSpatialGraphConv:
+def _zero_pose_projection(
+    in_channels: int, adjacency: torch.Tensor, weights: str = "decoupled"
+) -> FixedSpatialGraphConv:
     """FSG projection of features to a 3D pose, starting from the zero (root-centred) pose.
 
     The residual modules are not normalised after the sum, so features grow with depth; with
     xavier-initialised projections the untrained network predicts poses metres away from the
-    skeleton (≈6–9 m MPJPE measured) and spends hundreds of steps shrinking them.  A zero
-    ``Θ`` (an implementation choice; the paper states no initialisation) starts every
-    prediction at the root, and the gradient w.r.t. ``Θ`` is non-zero from the first step.
+    skeleton (≈6–9 m MPJPE measured) and spends hundreds of steps shrinking them.  Zero
+    weights ``Θ_0 = Θ_1 = 0`` (an implementation choice; the paper states no initialisation)
+    start every prediction at the root, and the gradient w.r.t. them is non-zero from the
+    first step.  With decoupled weights (default) the projection can reach every pose of
+    ``N × 3`` numbers (:class:`~posegcn.nn.fixed_graphs.FixedSpatialGraphConv`).
     """
-    projection = FixedSpatialGraphConv(in_channels, 3, adjacency, bias=True)
-    nn.init.zeros_(projection.theta)
+    projection = FixedSpatialGraphConv(in_channels, 3, adjacency, bias=True, weights=weights)
+    nn.init.zeros_(projection.weight)
     return projection
 
 
@@ -200,6 +209,7 @@ class DGConvBlock(nn.Module):
         dropout: float = 0.0,
         block_head: str = "module",
         connections: str = "dynamical",
+        fsg_weights: str = "decoupled",
     ) -> None:
         super().__init__()
         if connections not in CONNECTIONS:
@@ -221,6 +231,7 @@ class DGConvBlock(nn.Module):
             weighting=weighting,
             include_self=include_self,
             connections=connections,
+            fsg_weights=fsg_weights,
         )
 
         def unit(kinds: Sequence[str]) -> nn.Sequential:
@@ -235,7 +246,7 @@ class DGConvBlock(nn.Module):
         head: list[nn.Module] = []
         if block_head == "module":
             head.append(ResidualGraphModule("fsg", channels, dropout, **conv_kwargs))
-        head.append(_zero_pose_projection(channels, adjacency))
+        head.append(_zero_pose_projection(channels, adjacency, fsg_weights))
         self.head = nn.Sequential(*head)
 
     def forward(self, x: torch.Tensor, return_pose: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -252,8 +263,40 @@ class DGNet(nn.Module):
 
     Parameters (17 joints, defaults): :meth:`inference_parameters` counts those used at
     test time (no block heads) and ``sum(p.numel() for p in model.parameters())`` those
-    trained: 2,158,625 / 2,326,960 with the defaults vs the paper's 2.39M / 2.69M (see
+    trained: 2,324,641 / 2,658,736 with the defaults vs the paper's 2.39M / 2.69M (see
     :meth:`inference_parameters` for the breakdown).
+
+    Every pose is reachable: the network head and the block heads are FSG projections with
+    decoupled weights ``Θ_0`` (self) / ``Θ_1`` (neighbours), whose map from features to the
+    ``N × 3`` pose is onto for generic weights on every skeleton posegcn ships
+    (``tests/test_output_rank.py``).  Eq. 2 read literally — one ``Θ``, ``fsg_weights="shared"``,
+    kept for the ablation — confines every 17-joint prediction to a subspace: ``D⁻¹(A + I)``
+    of the 17-joint tree has rank 16, and its left null vector ``u`` (``Σu = 0``) gives
+    ``uᵀY = 0`` for every output, bias included.  The real Human3.6M S9/S11 test poses lie
+    32.3 mm MPJPE from that subspace (issue 13), a sitting window of the synthetic data
+    44.7 mm.  Measured with a 2-block, 32-channel DG-Net on one thread (the one-window fit
+    of ``tests/test_dgnet.py``: 400 Adam steps at 1e-3; the synthetic fit: S1/S5/S6/S7/S8 →
+    S9/S11 ground-truth 2D, batch 64 windows, Adam 1e-3, Eq. 17 loss; the mean training pose
+    scores 191.7 mm):
+
+    ======================================  ==========  ======================================
+    variant                                 one window  synthetic test MPJPE, 800 steps
+                                                        (seed 0; seed 1 at 800 / 1600 steps)
+    ======================================  ==========  ======================================
+    shared ``Θ`` (Eq. 2 literally)          45.4 mm     135.1 mm
+    decoupled ``Θ_0, Θ_1`` (default)        0.82 mm     106.4 mm (106.6 / 99.3)
+    per-joint embedding and heads           0.63 mm     79.0 mm (77.6 / 77.1)
+    ======================================  ==========  ======================================
+
+    Both fixes make every pose reachable.  Per-joint linear maps for the 2 → C embedding and
+    the C → 3 heads (FSG kept elsewhere) learned faster in these short runs — not through a
+    per-joint bias: with a shared bias they reach 84.4 mm, and decoupled heads given a
+    per-joint bias 107.9 mm.  Decoupled FSG is the default nevertheless: it is the paper's
+    architecture read with the SemGCN practice §III-C adopts (FSG embeds the 2D input and FSG
+    modules end every block, which per-joint maps are not), it removes the rank loss from
+    every FSG layer rather than only the two ends, and it accounts for the paper's parameter
+    counts (train − test 334k vs ≈0.30M; per-joint ends give 2.19M / 2.39M and a 0.20M gap).
+    Whether per-joint ends help at 200 epochs on real data is not measured.
 
     Balanced coordinates (Table XI, 46.1 → 45.3 mm) are a post-processing of the
     prediction, not part of the network: they need the *absolute* camera-frame pose
@@ -284,6 +327,10 @@ class DGNet(nn.Module):
             connects each joint to its ``K`` nearest joints along the skeleton
             (:func:`~posegcn.nn.knn.skeleton_neighbours`; Table VII's "Fixed" style).  The
             same network without the neighbour search: the fair "without KNN" timing.
+        fsg_weights: ``"decoupled"`` (``Θ_0``, ``Θ_1``, default) or ``"shared"`` (Eq. 2's one ``Θ``:
+            an ablation; rank-deficient heads on 17 joints).  Decoupled weights need an affinity
+            with self-loops (``adjacency_form`` ``"row_normalized"``, ``"self_loops"`` or
+            ``"degree_diag1"``; ``"binary"`` is refused).
         inference_chunk: when no gradient is recorded, run the windows through the network
             this many at a time (0 = all at once).  Every operation is per window at
             inference (BatchNorm uses its running statistics), so the output is the same;
@@ -311,6 +358,7 @@ class DGNet(nn.Module):
         adjacency_form: str = "row_normalized",
         connections: str = "dynamical",
         inference_chunk: int = 64,
+        fsg_weights: str = "decoupled",
     ) -> None:
         super().__init__()
         check_weighting(weighting)
@@ -338,8 +386,15 @@ class DGNet(nn.Module):
         self.temporal_units = tuple(temporal_units)
 
         adjacency = skeleton.adjacency(adjacency_form)
+        if fsg_weights == "decoupled" and not (adjacency.diagonal() > 0).all():
+            raise ValueError(
+                f"DGNet: adjacency_form={adjacency_form!r} has no self-loops; FSG's self weight Θ_0 would "
+                "see nothing and the map to the output pose would lose rank (use 'row_normalized')"
+            )
         # §III-C: "we use FSG to map the input 2D pose of each frame into the 128-dim pose feature".
-        self.input_layer = GraphConvLayer(FixedSpatialGraphConv(2, hidden, adjacency), hidden, dropout)
+        self.input_layer = GraphConvLayer(
+            FixedSpatialGraphConv(2, hidden, adjacency, weights=fsg_weights), hidden, dropout
+        )
         self.blocks = nn.ModuleList(
             DGConvBlock(
                 hidden,
@@ -354,10 +409,11 @@ class DGNet(nn.Module):
                 dropout,
                 block_head,
                 connections,
+                fsg_weights,
             )
             for _ in range(num_blocks)
         )
-        self.head = _zero_pose_projection(num_blocks * hidden, adjacency)
+        self.head = _zero_pose_projection(num_blocks * hidden, adjacency, fsg_weights)
         if inference_chunk < 0:
             raise ValueError(f"DGNet: inference_chunk must be >= 0, got {inference_chunk}")
         self.inference_chunk = inference_chunk
@@ -399,16 +455,17 @@ class DGNet(nn.Module):
     def inference_parameters(self) -> int:
         """Parameters used at test time: all but the block heads (§IV, "Model Size").
 
-        With the defaults (17 joints): 2,158,625 at test time of 2,326,960 trained
-        (paper: 2.39M of 2.69M).  Per block: spatial unit 67,074 (FSG 33,280 + DSG
-        33,794), temporal unit 297,476 (FTG 98,816 ×2 + DTG 99,844), two non-local blocks
-        33,344 each, block head 33,667; plus the input FSG (512) and the network head
-        (1,923).  The paper gives no layer-level detail.  Its train/test difference,
-        ≈0.3M ≈ 60k per block head, is about what a two-layer FSG module with
-        SemGCN-style separate self/neighbour weights (``2·C²`` per layer ≈ 66k) would
-        hold, so its FSG layers probably carry such decoupled weights; giving the blocks'
-        FSG modules those too would add ≈0.16M at test time (≈2.32M).  The remaining
-        difference is unknown (biases, non-local or head details are not given).
+        With the defaults (17 joints): 2,324,641 at test time of 2,658,736 trained (paper:
+        2.39M of 2.69M).  Per block: spatial unit 99,842 (FSG module 66,048 + DSG 33,794),
+        temporal unit 297,476 (FTG 98,816 ×2 + DTG 99,844), two non-local blocks 33,344
+        each, block head 66,819 (FSG module 66,048 + projection 771, train only); plus the
+        input FSG (768) and the network head (3,843).  Every FSG layer holds ``2·C_in·C_out``
+        weights (decoupled ``Θ_0``, ``Θ_1``); with Eq. 2's single ``Θ`` (``fsg_weights="shared"``)
+        the counts are 2,158,625 / 2,326,960.  The paper gives no layer-level detail.  Its
+        train − test difference, ≈0.30M ≈ 60k per block head, is what a two-layer FSG module
+        with decoupled weights holds (66k here, 334,095 for the five heads), which supports
+        reading its FSG as SemGCN-style decoupled layers; the remaining ≈65k at test time
+        (≈3 %) are unknown (biases, non-local or head details are not given).
         """
         head_ids = {id(p) for block in self.blocks for p in block.head.parameters()}
         return sum(p.numel() for p in self.parameters() if id(p) not in head_ids)

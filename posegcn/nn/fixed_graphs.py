@@ -11,13 +11,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from posegcn.nn.graph_conv import decoupled_graph_conv
+
 __all__ = [
+    "FSG_WEIGHTS",
     "FixedSpatialGraphConv",
     "FixedTemporalGraphConv",
     "shift_frames",
     "neighbour_frames",
     "temporal_transform",
 ]
+
+#: Weight layouts of :class:`FixedSpatialGraphConv`: separate self/neighbour weights, or Eq. 2's one ``Θ``.
+FSG_WEIGHTS = ("decoupled", "shared")
 
 
 def shift_frames(x: torch.Tensor, offset: int) -> torch.Tensor:
@@ -67,58 +73,110 @@ def temporal_transform(
 
 
 class FixedSpatialGraphConv(nn.Module):
-    r"""Fixed spatial graph convolution (FSG), DG-Net Eq. 2 without ``σ``: ``Y_t = A X_t Θ``.
+    r"""Fixed spatial graph convolution (FSG), DG-Net Eq. 2 without ``σ``, self and neighbours decoupled.
+
+    .. math::
+        Y_t = (A ⊙ I)\, X_t Θ_0 + (A ⊙ (1 − I))\, X_t Θ_1 \;(+\, b)
 
     ``A`` is the fixed skeleton affinity.  Eq. 1 writes the binary bone adjacency and
     leaves normalisation and self-loops unstated; DG-Net adopts SemGCN's practices
     (§III-C), so :class:`~posegcn.models.dgnet.DGNet` uses SemGCN's row-normalised
     ``D⁻¹(A + I)`` (``Skeleton.adjacency("row_normalized")``) by default: the self term
-    keeps a joint's own feature (needed by the projection to 3D) and the normalisation
-    keeps feature scales independent of a joint's degree.
+    keeps a joint's own feature and the normalisation keeps feature scales independent of
+    a joint's degree.
+
+    **Decoupled weights** (``weights="decoupled"``, default).  Eq. 2 writes ``A X_t Θ``
+    with one ``Θ`` — the special case ``Θ_0 = Θ_1`` here.  SemGCN's graph convolution, whose
+    practices DG-Net adopts, gives a joint and its neighbours separate weights, and the
+    difference is not cosmetic: on the 17-joint Human3.6M tree (and the MPI-INF-3DHP tree)
+    ``D⁻¹(A + I)`` is singular (rank 16), so with one shared ``Θ`` every output obeys
+    ``uᵀY = 0`` for the left null vector ``u`` of ``A`` (``Σu = 0``, so a shared bias keeps
+    it): a projection to 3D cannot output most real poses (32.3 mm MPJPE for the best
+    such approximation of the real S9/S11 test poses), and the input layer discards the
+    2D input's component along the right null vector.  With decoupled weights the map
+    ``X ↦ Y`` is onto all ``N × C_out`` outputs whenever ``diag(A) > 0`` and
+    ``[Θ_0 | Θ_1]ᵀ`` has full row rank (generic weights with ``C_in ≥ 2·C_out``), and
+    one-to-one whenever ``[Θ_0 ; Θ_1]`` has full row rank (``C_out ≥ 2·C_in``): if
+    ``(A⊙I) U Θ_0ᵀ + (A⊙(1−I)) U Θ_1ᵀ = 0`` then ``(A⊙I) U = 0``, so ``U = 0``
+    (``tests/test_output_rank.py``).  It runs as the fused decoupled graph convolution of
+    SemGCN / Modulated GCN (:func:`~posegcn.nn.graph_conv.decoupled_graph_conv`).
+
+    ``weights="shared"``: Eq. 2 literally (one ``Θ``), for the ablation only — rank
+    deficient wherever ``A`` is singular.
 
     Shapes:
         ``[..., N, C_in] → [..., N, C_out]``, applied to every frame of ``[B, T, N, C_in]``.
+
+    Parameters:
+        ``weight [S, C_in, C_out]`` with ``S = 2`` slots ``(Θ_0, Θ_1)`` (``S = 1``, ``Θ``,
+        when shared), bias ``[C_out]``.
+
+    Init:
+        each ``[C_in, C_out]`` slot xavier-uniform (gain 1), bias zero.
 
     Args:
         in_channels: ``C_in``.
         out_channels: ``C_out``.
         adjacency: ``A`` of shape ``[N, N]`` (stored as a buffer, so ``.to()`` and the
             state dict carry it).
-        bias: add a bias ``b`` (``A X Θ + b``); off inside BatchNorm'd modules, whose
-            BN shift plays that role, on for the projection to 3D.
+        bias: add a bias ``b``; off inside BatchNorm'd modules, whose BN shift plays that
+            role, on for the projection to 3D.
+        weights: ``"decoupled"`` (``Θ_0``, ``Θ_1``) or ``"shared"`` (one ``Θ``, Eq. 2 as written).
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, adjacency: torch.Tensor, bias: bool = False
+        self,
+        in_channels: int,
+        out_channels: int,
+        adjacency: torch.Tensor,
+        bias: bool = False,
+        weights: str = "decoupled",
     ) -> None:
         super().__init__()
         if adjacency.dim() != 2 or adjacency.shape[0] != adjacency.shape[1]:
             raise ValueError(f"FixedSpatialGraphConv: adjacency must be [N, N], got {tuple(adjacency.shape)}")
+        if weights not in FSG_WEIGHTS:
+            raise ValueError(
+                f"FixedSpatialGraphConv: unknown weights {weights!r}; expected one of {FSG_WEIGHTS}"
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
+        self.weights = weights
+        n = adjacency.shape[0]
         self.register_buffer("adjacency", adjacency.detach().clone().float())
-        self.theta = nn.Parameter(torch.empty(in_channels, out_channels))
+        self.register_buffer("off_diagonal", 1.0 - torch.eye(n), persistent=False)
+        slots = 2 if weights == "decoupled" else 1
+        self.weight = nn.Parameter(torch.empty(slots, in_channels, out_channels))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.theta)
+        for w in self.weight:
+            nn.init.xavier_uniform_(w)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
+    @property
+    def num_joints(self) -> int:
+        return self.adjacency.shape[0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = self.adjacency.shape[0]
+        n = self.num_joints
         if x.dim() < 2 or x.shape[-2:] != (n, self.in_channels):
             raise ValueError(
                 f"FixedSpatialGraphConv: expected input [..., {n}, {self.in_channels}], got {tuple(x.shape)}"
             )
+        if self.weights == "decoupled":
+            return decoupled_graph_conv(x, self.weight, self.adjacency, self.off_diagonal, bias=self.bias)
         # Θ first: C_out ≤ C_in wherever it matters, and A is tiny.
-        y = self.adjacency @ (x @ self.theta)
+        y = self.adjacency @ (x @ self.weight[0])
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:
-        n = self.adjacency.shape[0]
-        return f"{self.in_channels}, {self.out_channels}, num_joints={n}, bias={self.bias is not None}"
+        return (
+            f"{self.in_channels}, {self.out_channels}, num_joints={self.num_joints}, "
+            f"weights={self.weights!r}, bias={self.bias is not None}"
+        )
 
 
 class FixedTemporalGraphConv(nn.Module):
