@@ -157,7 +157,7 @@ class PoseGCNCLI(LightningCLI):
 
     #: Evaluation-only model options: with ``--ckpt_path`` Lightning overwrites the parsed model
     #: arguments with the checkpoint's hyper-parameters; these keep the value the user gave.
-    EVALUATION_OPTIONS = ("test_noise_px", "test_flip", "eval_joints")
+    EVALUATION_OPTIONS = ("test_noise_px", "test_flip", "eval_joints", "root_alignment")
 
     def before_instantiate_classes(self) -> None:
         # A WandbLogger without save_dir (configs/logger/wandb.yaml) keeps its files in the run

@@ -45,7 +45,7 @@ import numpy as np
 
 from posegcn.camera import qinverse, qrot
 from posegcn.data.codec import PoseCodec
-from posegcn.data.datamodule import H36MDataModule
+from posegcn.data.datamodule import FlipMode, H36MDataModule
 from posegcn.data.h36m import PoseArrays, _first_bad_frame, _load_npz_key, concat_sequences
 from posegcn.data.units import check_bone_lengths, check_frame_ratio, check_pixels
 from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
@@ -390,7 +390,7 @@ class HumanEvaDataModule(H36MDataModule):
         batch_size: int = 64,
         eval_batch_size: int = 1024,
         num_frames: int = 1,
-        flip_augment: bool = False,
+        flip_augment: FlipMode = False,
         seed: int = 0,
         check_units: bool = True,
     ):
