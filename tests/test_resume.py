@@ -43,6 +43,7 @@ def _run_args(data_root: Path, run_dir: Path) -> list[str]:
     # a checkpoint every 7 steps never coincides with an epoch end.
     return [
         "--config", str(REPO / "configs" / "modgcn.yaml"), "--config", SYNTHETIC,
+        "--config", str(REPO / "configs" / "data" / "h36m_heldout.yaml"),
         "--data.root", str(data_root), "--data.frames_per_take", "24", "--data.downsample", "4",
         "--data.eval_downsample", "8", "--data.flip_augment", "true", "--model.dropout", "0.2",
         "--trainer.max_epochs", "2", "--trainer.deterministic", "true",
@@ -185,6 +186,7 @@ def test_ckpt_path_last_resumes_without_a_fixed_checkpoint_folder(tmp_path, monk
     monkeypatch.setattr(sys, "argv", ["posegcn"])
     args = [
         "--config", str(REPO / "configs" / "modgcn.yaml"), "--config", SYNTHETIC,
+        "--config", str(REPO / "configs" / "data" / "h36m_heldout.yaml"),
         "--data.root", str(tmp_path / "synthetic"), "--data.frames_per_take", "24",
         "--trainer.default_root_dir", str(tmp_path / "logs"), "--trainer.enable_progress_bar", "false",
         "--trainer.limit_val_batches", "1",
