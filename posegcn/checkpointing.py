@@ -25,6 +25,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from posegcn._compat import save_last_checkpoint
 from posegcn.errors import InputFileNotFoundError, PoseGCNInputError
 
 __all__ = [
@@ -115,8 +116,7 @@ class PoseModelCheckpoint(ModelCheckpoint):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
-        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        save_last_checkpoint(self, trainer)
 
 
 def find_last_checkpoint(root: str | os.PathLike) -> Path | None:

@@ -15,13 +15,14 @@ metric (``tests/test_metrics_ddp.py`` measures it).  Evaluate with an unpadded s
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric, MetricCollection
+from torchmetrics import MetricCollection
 
+from posegcn._compat import DeviceOnlyStatesMetric, synced_states
 from posegcn.metrics.functional import (
     ROOT_ALIGNMENTS,
     ActionwiseResult,
@@ -40,7 +41,7 @@ __all__ = ["ActionwiseMetric", "MPJPE", "PMPJPE", "NMPJPE", "PCK3D", "AUC3D", "P
 _STATES = ("total", "count")
 
 
-class ActionwiseMetric(Metric):
+class ActionwiseMetric(DeviceOnlyStatesMetric):
     """Mean of a per-pose value, frame-pooled and per action group.
 
     Subclasses define :meth:`per_pose` (``[N, J, 3], [N, J, 3] → [N]``, float64).
@@ -62,6 +63,7 @@ class ActionwiseMetric(Metric):
     is_differentiable = False
     full_state_update = False
     higher_is_better: bool = False
+    device_only_states = _STATES  # sums over 5e5 poses need float64: `.to(dtype)` moves device only
 
     total: Tensor
     count: Tensor
@@ -124,23 +126,9 @@ class ActionwiseMetric(Metric):
         Synchronises the states across processes like :meth:`compute`, so under DDP it is a
         collective call: every rank must make it.
         """
-        with self.sync_context(
-            dist_sync_fn=self.dist_sync_fn,
-            should_sync=self._to_sync,
-            should_unsync=self._should_unsync,
-        ):
+        with synced_states(self):
             result = _actionwise_compute(self.total, self.count)
         return result
-
-    def _apply(self, fn: Callable, exclude_state: Sequence[str] = ()) -> torch.nn.Module:
-        # torchmetrics lets `.to(dtype)`/`.half()` cast states; sums over 5e5 poses need float64: move device only
-        this = super()._apply(fn, exclude_state=(*exclude_state, *_STATES))
-        for name in _STATES:
-            if name in exclude_state:
-                continue
-            this._defaults[name] = this._defaults[name].to(this.device)
-            setattr(this, name, getattr(this, name).to(this.device))
-        return this
 
     def extra_repr(self) -> str:
         joints = "" if self.joints is None else f", joints={self.joints}"
