@@ -39,6 +39,7 @@ __all__ = [
     "jsonargparse_debug_mode",
     "save_last_checkpoint",
     "synced_states",
+    "uses_distributed_sampler",
 ]
 
 #: The releases these wrappers were checked against (``tests/test_compat.py`` prints them on failure).
@@ -71,6 +72,18 @@ def batches_processed(trainer: pl.Trainer) -> int:
     checkpoints so that a resumed run continues the same shuffled order.
     """
     return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+
+
+def uses_distributed_sampler(trainer: pl.Trainer) -> bool:
+    """Whether a distributed ``trainer`` would wrap the loaders' samplers in its padding ``DistributedSampler``.
+
+    Checked against lightning 2.6.6: ``trainer._accelerator_connector.is_distributed`` and
+    ``.use_distributed_sampler`` (the connector is private).  posegcn's data modules shard by
+    themselves (unpadded evaluation shards) and refuse such a trainer.
+    """
+    connector = getattr(trainer, "_accelerator_connector", None)
+    distributed = getattr(connector, "is_distributed", trainer.world_size > 1)
+    return bool(distributed and getattr(connector, "use_distributed_sampler", False))
 
 
 def attached_trainer(module: pl.LightningModule) -> pl.Trainer | None:

@@ -96,6 +96,25 @@ def test_batches_processed_counts_consumed_training_batches(tmp_path):
     assert _compat.batches_processed(trainer) == 3
 
 
+@pytest.mark.parametrize(
+    ("devices", "strategy", "sampler", "expected"),
+    [(1, "auto", True, False), (2, "ddp", True, True), (2, "ddp", False, False)],
+)
+def test_uses_distributed_sampler_reads_the_trainer_flags(tmp_path, devices, strategy, sampler, expected):
+    trainer = pl.Trainer(
+        default_root_dir=tmp_path,
+        accelerator="cpu",
+        devices=devices,
+        strategy=strategy,
+        use_distributed_sampler=sampler,
+        logger=False,
+        enable_progress_bar=False,
+    )
+    connector = trainer._accelerator_connector  # the private object the wrapper reads
+    assert isinstance(connector.is_distributed, bool) and connector.use_distributed_sampler is sampler
+    assert _compat.uses_distributed_sampler(trainer) is expected
+
+
 def test_attached_trainer_is_none_where_the_public_property_raises(tmp_path):
     module = BoringModel()
     with pytest.raises(RuntimeError, match="not attached"):
