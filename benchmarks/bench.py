@@ -39,8 +39,8 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from posegcn.data.datamodule import BatchIndexSampler, PoseBatchDataset
-from posegcn.data.h36m import concat_sequences
+from posegcn.data import BatchIndexSampler, PoseBatchDataset
+from posegcn.data.arrays import concat_sequences
 from posegcn.lit import DGNetModule, ModulatedGCNModule, SemGCNModule
 from posegcn.nn.graph_conv import reference_graph_conv
 from posegcn.skeleton import H36M_17

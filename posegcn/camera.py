@@ -8,8 +8,10 @@ All functions accept numpy arrays or torch tensors and return the same kind.
 * Projection with distortion: ``XX = clamp(X/Z, −1, 1)``, ``r² = |XX|²``,
   ``radial = 1 + k1 r² + k2 r⁴ + k3 r⁶``, ``tan = p·XX``,
   ``uv = f · (XX (radial + tan) + p r²) + c``.
-* Screen normalisation (both axes divided by the image *width*):
-  ``x_n = x/w·2 − 1``, ``y_n = y/w·2 − h/w``.
+
+Screen normalisation (pixels ↔ model units) is not here: :class:`posegcn.data.codec.PoseCodec`
+owns it.  :func:`world_to_camera` is the one world → camera transform of posegcn (all readers and
+the synthetic generator use it).
 """
 
 from __future__ import annotations
@@ -30,8 +32,7 @@ __all__ = [
     "world_to_camera",
     "camera_to_world",
     "project_to_2d",
-    "normalize_screen_coordinates",
-    "image_coordinates",
+    "rotation_matrix",
 ]
 
 
@@ -67,12 +68,29 @@ def qrot(q, v):
     return _same_kind(vt + 2 * (qt[..., :1] * uv + uuv), v)
 
 
+def rotation_matrix(q):
+    """Rotation matrices ``[..., 3, 3]`` of unit quaternions ``q [..., 4]`` (w, x, y, z): ``R v = rotate(q, v)``."""
+    qt = _as_tensor(q)
+    w, x, y, z = qt.unbind(-1)
+    rows = (
+        (1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
+        (2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)),
+        (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)),
+    )
+    return _same_kind(torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2), q)
+
+
 def world_to_camera(x, orientation, translation):
-    """World → camera coordinates: ``rotate(conj(q), X − t)`` on ``[..., 3]``."""
+    """World → camera coordinates ``rotate(conj(q), X − t)`` on ``[..., 3]`` (q, t broadcast).
+
+    Computed as one matmul ``(X − t) R(q)`` (row vectors, ``R(q)ᵀ = R(conj q)``): per-point
+    quaternion rotation of a whole take is ≈10× slower.
+    """
     xt = _as_tensor(x)
     q = _as_tensor(orientation, like=xt)
     t = _as_tensor(translation, like=xt)
-    return _same_kind(_as_tensor(qrot(qinverse(q), xt - t)), x)
+    r = _as_tensor(rotation_matrix(q))
+    return _same_kind(((xt - t).unsqueeze(-2) @ r).squeeze(-2), x)
 
 
 def camera_to_world(x, orientation, translation):
@@ -113,22 +131,6 @@ def project_to_2d(
     return _same_kind(f * xxx + c, x)
 
 
-def normalize_screen_coordinates(x, w: float, h: float):
-    """Pixels → normalised screen coordinates, ``[0, w] ↦ [−1, 1]`` keeping the aspect ratio."""
-    if x.shape[-1] != 2:
-        raise ValueError(f"expected 2D keypoints with last dimension 2, got shape {tuple(x.shape)}")
-    scale = np.array([1.0, h / w]) if not isinstance(x, torch.Tensor) else x.new_tensor([1.0, h / w])
-    return x / w * 2 - scale
-
-
-def image_coordinates(x, w: float, h: float):
-    """Inverse of :func:`normalize_screen_coordinates`: normalised → pixels."""
-    if x.shape[-1] != 2:
-        raise ValueError(f"expected 2D keypoints with last dimension 2, got shape {tuple(x.shape)}")
-    scale = np.array([1.0, h / w]) if not isinstance(x, torch.Tensor) else x.new_tensor([1.0, h / w])
-    return (x + scale) * w / 2
-
-
 @dataclass(frozen=True)
 class Camera:
     """One calibrated camera of one subject (translation in metres)."""
@@ -156,20 +158,6 @@ class Camera:
 
     def project(self, x_cam):
         return project_to_2d(x_cam, self)
-
-    def normalize(self, uv):
-        return normalize_screen_coordinates(uv, self.res_w, self.res_h)
-
-    def unnormalize(self, uv_n):
-        return image_coordinates(uv_n, self.res_w, self.res_h)
-
-    @property
-    def intrinsics(self) -> np.ndarray:
-        """VideoPose3D's 9-vector ``[f(2), c(2), k(3), p(2)]`` with f and c normalised by width."""
-        w = self.res_w
-        f = np.asarray(self.focal_length) / w * 2
-        c = normalize_screen_coordinates(np.asarray(self.center, dtype=np.float64), self.res_w, self.res_h)
-        return np.concatenate([f, c, self.radial_distortion, self.tangential_distortion]).astype(np.float32)
 
 
 @lru_cache(maxsize=4)

@@ -56,6 +56,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from posegcn.data.batches import window_indices
 from posegcn.data.codec import PoseCodec
 from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
 from posegcn.keypoint_formats import (
@@ -161,12 +162,13 @@ def load_module(checkpoint: str, map_location: str | torch.device = "cpu") -> pl
 def temporal_windows(num_frames_total: int, window: int) -> torch.Tensor:
     """Frame indices of the window centred (at ``(T − 1) // 2``) on every frame, edge-padded.
 
-    Shapes: ``→ [F, T]``; frames before the start / after the end repeat the first / last frame,
-    as the data module does at sequence ends.
+    Shapes: ``→ [F, T]``; frames before the start / after the end repeat the first / last frame:
+    the data modules' window rule (:func:`posegcn.data.batches.window_indices`) on one sequence.
     """
-    center = (window - 1) // 2
-    idx = torch.arange(num_frames_total)[:, None] + torch.arange(window) - center
-    return idx.clamp(0, num_frames_total - 1)
+    frames = torch.arange(num_frames_total)
+    return window_indices(
+        frames, torch.zeros_like(frames), torch.full_like(frames, num_frames_total - 1), window
+    )
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ Every case runs through a real entry point and the test asserts on the message:
 * the ``posegcn`` command (``fit``/``test``/``lift``), run as a separate process exactly as a
   user runs it: its stderr must hold the message as **one line** ``posegcn: error: …``, no
   traceback, and the exit status must be 2 (``POSEGCN_TRACEBACK=1`` would show the traceback);
-* the loaders (:func:`posegcn.data.h36m.load_h36m`, …) and the Trainer API, in this process:
+* the loaders (:func:`posegcn.data.load_h36m`, …) and the Trainer API, in this process:
   the error must be an input error (:class:`posegcn.errors.PoseGCNInputError`), which the
   command prints as one line.
 
@@ -85,7 +85,7 @@ def _write(root: Path, p3=None, p2=None, layout="h36m17", key_2d="positions_2d",
 
 
 def _load(root: Path, num_joints: int = 17, **kwargs):
-    from posegcn.data.h36m import load_h36m
+    from posegcn.data import load_h36m
 
     return load_h36m(root, "gt", subjects=kwargs.pop("subjects", ["S1"]), num_joints=num_joints, **kwargs)
 
@@ -244,8 +244,8 @@ def _conjugate(extrinsics: dict) -> None:
 
 
 def _humaneva_in_mm(tmp: Path):
-    from posegcn.data.humaneva import load_humaneva
-    from posegcn.data.synthetic import generate_synthetic_humaneva
+    from posegcn.data import load_humaneva
+    from posegcn.synthetic import generate_synthetic_humaneva
 
     root = generate_synthetic_humaneva(tmp / "humaneva", frames_per_take=8)
     path = root / "data_3d_humaneva15.npz"
@@ -256,8 +256,8 @@ def _humaneva_in_mm(tmp: Path):
 
 
 def _3dhp_in_metres(tmp: Path):
-    from posegcn.data.mpi_inf_3dhp import load_mpi_inf_3dhp_test
-    from posegcn.data.synthetic import generate_synthetic_3dhp_test
+    from posegcn.data import load_mpi_inf_3dhp_test
+    from posegcn.synthetic import generate_synthetic_3dhp_test
 
     root = generate_synthetic_3dhp_test(tmp / "3dhp", frames_per_sequence=8)
     path = root / "data_test_3dhp.npz"
@@ -281,8 +281,8 @@ def _modgcn_fit_checkpoint(tmp: Path) -> Path:
 
 
 def _trainer_fit_mismatched_frames(tmp: Path) -> None:
-    from posegcn.data import SyntheticH36MDataModule
     from posegcn.lit import ModulatedGCNModule
+    from posegcn.synthetic import SyntheticH36MDataModule
 
     dm = SyntheticH36MDataModule(root=str(tmp / "synthetic"), frames_per_take=24, num_joints=16, num_frames=3)
     trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
@@ -290,8 +290,8 @@ def _trainer_fit_mismatched_frames(tmp: Path) -> None:
 
 
 def _trainer_test_semgcn17(tmp: Path) -> None:
-    from posegcn.data import SyntheticH36MDataModule
     from posegcn.lit import SemGCNModule
+    from posegcn.synthetic import SyntheticH36MDataModule
 
     dm = SyntheticH36MDataModule(
         root=str(tmp / "synthetic"), frames_per_take=24, num_joints=17, eval_downsample=20
@@ -554,7 +554,7 @@ def test_bad_input_gives_a_clear_error(case, shared_dir, tmp_path):
 
 def test_window_longer_than_a_sequence_is_valid_by_edge_padding(tmp_path):
     """Documented decision: a window longer than its sequence repeats the edge frames (VideoPose3D)."""
-    from posegcn.data.datamodule import PoseBatchDataset
+    from posegcn.data import PoseBatchDataset
 
     arrays = _load(_write(tmp_path / "d"), subjects=["S1"], actions=["Eating 1"])  # 9 frames per camera
     ds = PoseBatchDataset(arrays, num_frames=27)

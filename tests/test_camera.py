@@ -1,4 +1,4 @@
-"""Camera geometry against references written out in plain numpy (conventions.md §2)."""
+"""Camera geometry and the screen normalisation against references written out in plain numpy (conventions.md §2)."""
 
 import numpy as np
 import pytest
@@ -6,13 +6,14 @@ import torch
 
 from posegcn.camera import (
     camera_to_world,
-    image_coordinates,
     load_h36m_cameras,
-    normalize_screen_coordinates,
     project_to_2d,
+    qinverse,
     qrot,
+    rotation_matrix,
     world_to_camera,
 )
+from posegcn.data import PoseCodec
 
 
 def quat_to_matrix(q):
@@ -88,13 +89,36 @@ def test_projection_matches_reference(cam_index):
     np.testing.assert_allclose(out32.numpy(), ref, atol=1e-2)
 
 
+def test_world_to_camera_is_the_quaternion_rotation_broadcast_over_cameras():
+    """One world → camera rule: the matmul form equals ``rotate(conj(q), X − t)`` per point, for stacked cameras."""
+    cams = load_h36m_cameras()["S1"]
+    q = np.stack([np.asarray(c.orientation) for c in cams])[:, None, None, :]  # [C, 1, 1, 4]
+    t = np.stack([np.asarray(c.translation) for c in cams])[:, None, None, :]
+    x_world = np.random.default_rng(3).normal(size=(1, 7, 17, 3))
+    x_cam = world_to_camera(x_world, q, t)
+    assert x_cam.shape == (4, 7, 17, 3)
+    np.testing.assert_allclose(
+        x_cam,
+        qrot(np.ascontiguousarray(np.broadcast_to(qinverse(q), (4, 7, 17, 4))), x_world - t),
+        atol=1e-10,
+    )
+    np.testing.assert_allclose(rotation_matrix(q[0, 0, 0]), quat_to_matrix(q[0, 0, 0]), atol=1e-12)
+
+
 def test_normalisation_round_trip_and_convention():
+    """The screen normalisation is the codec's (the one normaliser of posegcn)."""
+    codec = PoseCodec()
     uv = np.array([[0.0, 0.0], [1000.0, 1002.0], [500.0, 501.0]])
-    n = normalize_screen_coordinates(uv, 1000, 1002)
+    n = codec.encode_2d(uv, 1000, 1002)
     np.testing.assert_allclose(n[0], [-1.0, -1.002])
     np.testing.assert_allclose(n[1], [1.0, 1.002])
-    np.testing.assert_allclose(image_coordinates(n, 1000, 1002), uv)
+    np.testing.assert_allclose(codec.decode_2d(n, 1000, 1002), uv)
     t = torch.as_tensor(uv, dtype=torch.float32)
-    torch.testing.assert_close(image_coordinates(normalize_screen_coordinates(t, 1000, 1002), 1000, 1002), t)
-    with pytest.raises(ValueError, match="last dimension 2"):
-        normalize_screen_coordinates(np.zeros((3, 3)), 1000, 1000)
+    torch.testing.assert_close(codec.decode_2d(codec.encode_2d(t, 1000, 1002), 1000, 1002), t)
+    with pytest.raises(ValueError, match=r"\[\.\.\., J, 2\]"):
+        codec.encode_2d(np.zeros((3, 3)), 1000, 1000)
+    # a length of σ px is 2σ/w units: the offset between two encoded points
+    assert codec.pixels_to_units(5.0, 1000) == pytest.approx(
+        float(codec.encode_2d(np.array([[5.0, 0]]), 1000, 1000)[0, 0] + 1)
+    )
+    assert codec.units_to_pixels(codec.pixels_to_units(7.0, 640), 640) == pytest.approx(7.0)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from posegcn.cli import build_cli, main
-from posegcn.data.h36m import load_h36m
+from posegcn.data import load_h36m
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_CONFIGS = sorted((REPO / "configs").glob("*.yaml"))

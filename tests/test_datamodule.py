@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import lightning.pytorch as pl
 import numpy as np
 import pytest
@@ -16,9 +14,9 @@ from posegcn.data import (
     H36MFiles,
     PoseArrays,
     PoseBatchDataset,
-    SyntheticH36MDataModule,
 )
 from posegcn.skeleton import H36M_16, H36M_17
+from posegcn.synthetic import SyntheticH36MDataModule
 
 LENGTHS = [3, 5, 1, 4, 7]
 
@@ -311,9 +309,6 @@ def test_datamodule_argument_errors():
         H36MDataModule(num_frames=0)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("posegcn.data.synthetic") is None, reason="synthetic generator absent"
-)
 def test_synthetic_datamodule(tmp_path):
     dm = SyntheticH36MDataModule(
         root=str(tmp_path / "synthetic"),
@@ -332,3 +327,49 @@ def test_synthetic_datamodule(tmp_path):
     assert torch.all(val.frame % 2 == 0) and torch.all(
         val.sequence_lengths == 6
     )  # eval_downsample of 12 frames
+
+
+def test_no_silent_source_substitution(tmp_path, caplog):
+    """A 2D source name reads its own file; the synthetic stand-ins are explicit and logged."""
+    root = str(tmp_path / "synthetic")
+    plain = SyntheticH36MDataModule(root=root, source="cpn_ft_h36m_dbb", frames_per_take=6)
+    with pytest.raises(ValueError, match="stand_ins"):
+        plain.setup("fit")
+    with pytest.raises(FileNotFoundError, match="data_2d_h36m_cpn_ft_h36m_dbb.npz"):
+        H36MDataModule(root=root, source="cpn_ft_h36m_dbb").setup("fit")
+    with pytest.raises(ValueError, match="synth_det"):
+        SyntheticH36MDataModule(root=root, stand_ins={"cpn_ft_h36m_dbb": "cpn"})
+    dm = SyntheticH36MDataModule(
+        root=root, source="cpn_ft_h36m_dbb", stand_ins={"cpn_ft_h36m_dbb": "synth_det"}, frames_per_take=6
+    )
+    with caplog.at_level("INFO"):
+        dm.setup("fit")
+    assert dm.file_source == "synth_det" and "data_2d_h36m_synth_det.npz" in caplog.text
+
+
+def test_moved_synthetic_module_fails_naming_the_new_path():
+    import posegcn.data
+
+    with pytest.raises(ImportError, match="posegcn.synthetic.SyntheticH36MDataModule"):
+        posegcn.data.SyntheticH36MDataModule  # noqa: B018
+
+
+def test_flip_augmentation_is_the_skeleton_flip():
+    """Augmentation mirrors with the same function as test-time flipping (:meth:`Skeleton.flip`)."""
+    arrays = make_arrays()
+    dataset = PoseBatchDataset(arrays, flip_augment="duplicate")
+    index = torch.arange(len(arrays))
+    plain, mirrored = dataset[index], dataset[index + len(arrays)]
+    torch.testing.assert_close(mirrored["pose_2d"], H36M_17.flip(plain["pose_2d"]))
+    torch.testing.assert_close(mirrored["pose_3d"], H36M_17.flip(plain["pose_3d"]))
+
+
+def test_lift_windows_are_the_data_window_rule():
+    from posegcn.data import window_indices
+    from posegcn.predict import temporal_windows
+
+    arrays = make_arrays(lengths=[9])
+    dataset = PoseBatchDataset(arrays, num_frames=5)
+    torch.testing.assert_close(temporal_windows(9, 5), dataset.window_indices(torch.arange(9)))
+    first, last = torch.zeros(9, dtype=torch.long), torch.full((9,), 8)
+    torch.testing.assert_close(window_indices(torch.arange(9), first, last, 5), temporal_windows(9, 5))

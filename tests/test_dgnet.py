@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from posegcn.data.h36m import load_h36m
-from posegcn.data.synthetic import generate_synthetic_h36m
+from posegcn.data import load_h36m
 from posegcn.models.dgnet import DGNet, DGNetOutput, balanced_coordinates, multi_level_loss, pose_l2_loss
 from posegcn.nn.dynamical_spatial_graph import DynamicalSpatialGraphConv
 from posegcn.nn.dynamical_temporal_graph import DynamicalTemporalGraphConv
 from posegcn.nn.fixed_graphs import FixedSpatialGraphConv
 from posegcn.nn.non_local import EmbeddedGaussianNonLocal
 from posegcn.skeleton import H36M_16, H36M_17
+from posegcn.synthetic import generate_synthetic_h36m
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from posegcn.cli import build_cli, main
-from posegcn.data.h36m import load_h36m
+from posegcn.data import load_h36m
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from posegcn.cli import build_cli, main
-from posegcn.data.humaneva import HUMANEVA_EXTRINSICS, HumanEvaDataModule, HumanEvaFiles, load_humaneva
-from posegcn.data.synthetic import generate_synthetic_humaneva
+from posegcn.data import HumanEvaDataModule, HumanEvaFiles, load_humaneva
+from posegcn.data.formats.humaneva import HUMANEVA_EXTRINSICS
 from posegcn.skeleton import HUMANEVA_15, skeleton_for
+from posegcn.synthetic import generate_synthetic_humaneva
 
 REPO = Path(__file__).resolve().parents[1]
 HUMANEVA_CONFIG = str(REPO / "configs" / "data" / "humaneva.yaml")

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from posegcn.cli import build_cli, main
-from posegcn.data.mpi_inf_3dhp import (
+from posegcn.data import (
     MPIINF3DHPDataModule,
     MPIINF3DHPTestFile,
     load_mpi_inf_3dhp_test,
 )
-from posegcn.data.synthetic import generate_synthetic_3dhp_test
 from posegcn.skeleton import H36M_16, H36M_17, MPI_INF_3DHP_17, MPI_INF_3DHP_TO_H36M_17
+from posegcn.synthetic import generate_synthetic_3dhp_test
 
 REPO = Path(__file__).resolve().parents[1]
 MPI_CONFIG = str(REPO / "configs" / "data" / "mpi_inf_3dhp.yaml")
@@ -107,7 +107,7 @@ def test_tiny_fixture_valid_frames_units_and_layout(tmp_path):
     data["TS5"]["image_size"] = np.array([1000, 500])
     data["TS7"] = dict(data["TS1"], image_size=(2048, 2048))
     _write(tmp_path / "other.npz", data)
-    c = MPIINF3DHPTestFile.read(tmp_path, "other.npz").select(["TS5", "TS7"], 17, groups="sequence")
+    c = MPIINF3DHPTestFile.read(tmp_path, "other.npz", groups="sequence").select(["TS5", "TS7"])
     assert c.action_names == ["TS5", "TS7"]
     torch.testing.assert_close(c.pose_2d[:2, :, 0], torch.from_numpy(uv5[1:, order, 0] / 1000 * 2 - 1))
 

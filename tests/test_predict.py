@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from posegcn.cli import build_cli, main
-from posegcn.data.h36m import load_h36m
+from posegcn.data import load_h36m
 from posegcn.lit import DGNetModule, ModulatedGCNModule
 from posegcn.predict import (
     coco_to_h36m,

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from posegcn.checkpointing import AtomicCheckpointIO, atomic_torch_save, find_last_checkpoint
-from posegcn.data.datamodule import BatchIndexSampler, PoseBatchDataset
+from posegcn.data import BatchIndexSampler, PoseBatchDataset
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC = str(REPO / "configs" / "data" / "synthetic.yaml")

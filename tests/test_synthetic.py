@@ -14,15 +14,18 @@ import numpy as np
 import pytest
 
 import posegcn
-from posegcn.data import synthetic
-from posegcn.data.synthetic import (
+from posegcn.skeleton import H36M_17, H36M_17_TO_16, H36M_32, H36M_32_TO_17
+from posegcn.synthetic import (
     SYNTHETIC_ACTIONS,
+    SYNTHETIC_SOURCES,
     SYNTHETIC_SUBJECTS,
     SYNTHETIC_TAKES,
+    SYNTHETIC_VERSION,
     ensure_synthetic_h36m,
     generate_synthetic_h36m,
+    layouts,
 )
-from posegcn.skeleton import H36M_17, H36M_17_TO_16, H36M_32, H36M_32_TO_17
+from posegcn.synthetic.__main__ import main
 
 FRAMES = 30
 SOURCES = ("gt", "synth_det", "synth_sh")
@@ -125,7 +128,7 @@ def test_files_keys_shapes_and_metadata(root, poses_3d, poses_2d):
 
     manifest = json.loads((root / "SYNTHETIC.json").read_text())
     assert manifest["seed"] == 0 and manifest["frames_per_take"] == FRAMES
-    assert manifest["version"] == synthetic.SYNTHETIC_VERSION
+    assert manifest["version"] == SYNTHETIC_VERSION
     assert manifest["sources"] == ["gt", "synth_det", "synth_sh"]
 
 
@@ -295,15 +298,15 @@ def test_ensure_reuses_a_matching_directory_and_regenerates_otherwise(root, tmp_
         calls.append((frames_per_take, seed, tuple(sources)))
         return Path(path)
 
-    monkeypatch.setattr(synthetic, "generate_synthetic_h36m", fake_generate)
+    monkeypatch.setattr(layouts, "generate_synthetic_h36m", fake_generate)
     assert ensure_synthetic_h36m(root, frames_per_take=FRAMES, seed=0) == root
     assert ensure_synthetic_h36m(str(root), FRAMES, 0, sources=("synth_sh",)) == root
     assert calls == []
     ensure_synthetic_h36m(root, frames_per_take=FRAMES + 1, seed=0)
     ensure_synthetic_h36m(root, frames_per_take=FRAMES, seed=3)
     ensure_synthetic_h36m(tmp_path / "empty", frames_per_take=FRAMES, seed=0)
-    assert calls == [(FRAMES + 1, 0, synthetic.SYNTHETIC_SOURCES), (FRAMES, 3, synthetic.SYNTHETIC_SOURCES),
-                     (FRAMES, 0, synthetic.SYNTHETIC_SOURCES)]  # fmt: skip
+    assert calls == [(FRAMES + 1, 0, SYNTHETIC_SOURCES), (FRAMES, 3, SYNTHETIC_SOURCES),
+                     (FRAMES, 0, SYNTHETIC_SOURCES)]  # fmt: skip
 
     # a different generator version or a missing file invalidates the directory
     copy = tmp_path / "copy"
@@ -340,7 +343,7 @@ def test_bad_arguments_raise_value_error(tmp_path, kwargs, message):
 
 def test_command_line_entry_point(tmp_path, capsys):
     root = tmp_path / "cli"
-    synthetic.main(["--root", str(root), "--frames-per-take", "3", "--seed", "2", "--sources", "gt"])
+    main(["--root", str(root), "--frames-per-take", "3", "--seed", "2", "--sources", "gt"])
     out = capsys.readouterr().out
     assert "data_3d_h36m.npz" in out and "data_2d_h36m_gt.npz" in out and "630 mocap frames" in out
     manifest = json.loads((root / "SYNTHETIC.json").read_text())

@@ -5,6 +5,8 @@ custom keypoints use exactly the same mapping (mmpose's ``ImagePoseLifting`` cod
 
 * 2D input: pixels → screen-normalised coordinates, both axes divided by the image
   **width**, ``x_n = x/w·2 − 1``, ``y_n = y/w·2 − h/w`` (``[0, w] ↦ [−1, 1]``, aspect kept).
+* lengths: ``σ`` pixels are ``2σ/w`` normalised units (:meth:`PoseCodec.pixels_to_units`), e.g.
+  for the pixel-noise robustness evaluation.
 * 3D target: camera-frame metres → root-relative metres (joint ``root`` subtracted);
   the root trajectory is returned separately so that absolute poses can be rebuilt.
 
@@ -79,6 +81,17 @@ class PoseCodec:
         _check_last_dim(uv_n, 2, "decode_2d keypoints")
         w, offset = _resolution(uv_n, res_w, res_h)
         return (uv_n + offset) * w / 2
+
+    def pixels_to_units(self, length_px: ArrayLike | float, res_w: ArrayLike | float) -> ArrayLike | float:
+        """A length (or offset) in pixels → normalised units: ``2·length/w`` (both axes scale by the width).
+
+        ``res_w`` is a scalar or one width per sample (broadcast against ``length_px``).
+        """
+        return 2.0 * length_px / res_w
+
+    def units_to_pixels(self, length: ArrayLike | float, res_w: ArrayLike | float) -> ArrayLike | float:
+        """Inverse of :meth:`pixels_to_units`: ``length·w/2`` pixels."""
+        return length * res_w / 2.0
 
     # ------------------------------------------------------------------ 3D
     def encode_3d(self, x_cam: ArrayLike) -> tuple[ArrayLike, ArrayLike]:

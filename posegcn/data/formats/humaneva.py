@@ -1,4 +1,4 @@
-"""HumanEva-I in the VideoPose3D file format → :class:`~posegcn.data.h36m.PoseArrays` and a DataModule.
+"""HumanEva-I in the VideoPose3D file format → :class:`~posegcn.data.arrays.PoseFiles`.
 
 Files (VideoPose3D ``DATASETS.md`` § HumanEva-I; made by its ``data/ConvertHumanEva.m`` and
 ``data/prepare_data_humaneva.py`` from the original dataset, see ``README.md`` § Data):
@@ -43,19 +43,23 @@ from pathlib import Path
 
 import numpy as np
 
-from posegcn.camera import qinverse, qrot
-from posegcn.data.codec import PoseCodec
-from posegcn.data.datamodule import FlipMode, H36MDataModule
-from posegcn.data.h36m import PoseArrays, _first_bad_frame, _load_npz_key, concat_sequences
+from posegcn.camera import world_to_camera
+from posegcn.data.arrays import (
+    PoseArrays,
+    PoseFiles,
+    View,
+    first_bad_frame,
+    load_npz_key,
+    missing_files_error,
+)
 from posegcn.data.units import check_bone_lengths, check_frame_ratio, check_pixels
-from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
-from posegcn.skeleton import HUMANEVA_15, Skeleton
+from posegcn.errors import InputKeyError, PoseGCNInputError
+from posegcn.skeleton import HUMANEVA_15
 
 __all__ = [
     "HUMANEVA_DATA_3D_FILE",
     "HUMANEVA_EXTRINSICS",
     "HUMANEVA_RESOLUTION",
-    "HumanEvaDataModule",
     "HumanEvaFiles",
     "humaneva_data_2d_file",
     "humaneva_group",
@@ -115,24 +119,24 @@ def _take_matches(take: str, wanted: Sequence[str]) -> bool:
     return any(take.startswith(a) for a in wanted)
 
 
-def _camera_rotations(subject: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``[(M, t)]`` per camera with ``X_cam = (X_world − t) M`` (t in metres), see ``h36m._world_to_camera``."""
+def _extrinsics(subject: str) -> tuple[tuple[tuple[float, ...], np.ndarray], ...]:
+    """``(q, t)`` per camera of a split-qualified subject, t in metres (for :func:`~posegcn.camera.world_to_camera`)."""
     person = subject_id(subject)
     if person not in HUMANEVA_EXTRINSICS:
         raise InputKeyError(
             f"subject {subject!r} has no camera calibration (calibrated: {sorted(HUMANEVA_EXTRINSICS)}); "
             f"HumanEva-I evaluation uses S1–S3"
         )
-    out = []
-    for q, t in HUMANEVA_EXTRINSICS[person]:
-        m = qrot(qinverse(np.asarray(q, dtype=np.float64)), np.eye(3))
-        out.append((m, np.asarray(t, dtype=np.float64) / 1000.0))
-    return out
+    return tuple((q, np.asarray(t, dtype=np.float64) / 1000.0) for q, t in HUMANEVA_EXTRINSICS[person])
 
 
 @dataclass
-class HumanEvaFiles:
-    """The contents of ``data_3d_humaneva15.npz`` and one 2D file; :meth:`select` builds :class:`PoseArrays`."""
+class HumanEvaFiles(PoseFiles):
+    """The contents of ``data_3d_humaneva15.npz`` and one 2D file; :meth:`select` builds :class:`PoseArrays`.
+
+    Metric groups are ``"<action>/<subject>"`` (:func:`humaneva_group`)."""
+
+    skeleton = HUMANEVA_15
 
     path_3d: Path
     path_2d: Path
@@ -144,18 +148,15 @@ class HumanEvaFiles:
     def read(cls, root: str | Path, source: str = "gt", check_units: bool = True) -> HumanEvaFiles:
         root = Path(root)
         expected = [HUMANEVA_DATA_3D_FILE, humaneva_data_2d_file(source)]
-        missing = [name for name in expected if not (root / name).is_file()]
-        if missing:
-            present = sorted(p.name for p in root.glob("*.npz")) if root.is_dir() else []
-            where = f"directory {root}" if root.is_dir() else f"directory {root} (which does not exist)"
-            raise InputFileNotFoundError(
-                f"HumanEva-I files missing in {where}: expected {expected}, missing {missing}; "
-                f".npz files present: {present or 'none'}. Point --data.root at the folder holding them; {_DOCS}"
-            )
+        error = missing_files_error(
+            "HumanEva-I", root, expected, f"Point --data.root at the folder holding them; {_DOCS}"
+        )
+        if error is not None:
+            raise error
         path_3d, path_2d = root / expected[0], root / expected[1]
-        positions_3d = _load_npz_key(path_3d, "positions_3d")
-        positions_2d = _load_npz_key(path_2d, "positions_2d")
-        metadata = _load_npz_key(path_2d, "metadata", required=False) or {}
+        positions_3d = load_npz_key(path_3d, "positions_3d", _DOCS)
+        positions_2d = load_npz_key(path_2d, "positions_2d", _DOCS)
+        metadata = load_npz_key(path_2d, "metadata", _DOCS, required=False) or {}
         _check_layout(path_2d, metadata)
         return cls(path_3d, path_2d, positions_3d, positions_2d, check_units)
 
@@ -189,67 +190,19 @@ class HumanEvaFiles:
                 )
         return takes
 
-    def groups(self, subjects: Sequence[str], actions: Sequence[str] | None = None) -> list[str]:
-        """Sorted metric groups ``"<action>/<subject>"`` of ``subjects`` × ``actions``."""
-        takes = self.takes(subjects, actions)
-        return sorted({humaneva_group(s, a) for s, names in takes.items() for a in names})
+    def group(self, subject: str, take: str) -> str:
+        return humaneva_group(subject, take)
 
-    def select(
-        self,
-        subjects: Sequence[str],
-        actions: Sequence[str] | None = None,
-        downsample: int = 1,
-        *,
-        subject_names: Sequence[str] | None = None,
-        action_names: Sequence[str] | None = None,
-        codec: PoseCodec | None = None,
-    ) -> PoseArrays:
-        """Samples of ``subjects`` × ``actions`` × 3 cameras (one sequence per take and camera).
-
-        ``PoseArrays.action`` indexes ``action_names``, the ``"<action>/<subject>"`` groups
-        (default: those present).
-        """
-        if downsample < 1:
-            raise PoseGCNInputError(f"downsample must be >= 1, got {downsample}")
-        codec = codec or PoseCodec()
-        takes = self.takes(subjects, actions)
-        subject_names = list(subjects) if subject_names is None else list(subject_names)
-        groups = sorted({humaneva_group(s, a) for s, names in takes.items() for a in names})
-        action_names = groups if action_names is None else list(action_names)
-        for s in takes:
-            if s not in subject_names:
-                raise ValueError(f"subject {s!r} is not in the subject vocabulary {subject_names}")
-        missing_groups = sorted(set(groups) - set(action_names))
-        if missing_groups:
-            raise ValueError(f"metric groups {missing_groups} are not in the group vocabulary {action_names}")
-        w, h = HUMANEVA_RESOLUTION
-        parts: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("pose_2d", "pose_3d", "root_3d", "subject", "action", "camera", "frame")
-        }
-        sequence_names: list[tuple[str, str, int]] = []
-        for s, names in takes.items():
-            cameras = _camera_rotations(s)
-            for a in names:
-                x_world = self._pose_3d_world(s, a)
-                length = x_world.shape[0]
-                frames = np.arange(0, length, downsample)
-                x_world = x_world[frames].astype(np.float64)
-                keypoints = self._keypoints(s, a, len(cameras))
-                for c, (m, t) in enumerate(cameras):
-                    uv = self._keypoints_2d(s, a, c, keypoints[c], length)[frames]
-                    rel, root = codec.encode_3d(((x_world - t) @ m).astype(np.float32))
-                    parts["pose_3d"].append(rel)
-                    parts["root_3d"].append(root.astype(np.float32))
-                    parts["pose_2d"].append(codec.encode_2d(uv.astype(np.float32), w, h))
-                    n = len(frames)
-                    parts["subject"].append(np.full(n, subject_names.index(s), dtype=np.int64))
-                    parts["action"].append(
-                        np.full(n, action_names.index(humaneva_group(s, a)), dtype=np.int64)
-                    )
-                    parts["camera"].append(np.full(n, c, dtype=np.int64))
-                    parts["frame"].append(frames.astype(np.int64))
-                    sequence_names.append((s, a, c))
-        return concat_sequences(parts, sequence_names, subject_names, action_names, HUMANEVA_15)
+    def views(self, subject: str, take: str) -> list[View]:
+        extrinsics = _extrinsics(subject)
+        x_world = self._pose_3d_world(subject, take).astype(np.float64)
+        keypoints = self._keypoints(subject, take, len(extrinsics))
+        out = []
+        for c, (q, t) in enumerate(extrinsics):
+            uv = self._keypoints_2d(subject, take, c, keypoints[c], len(x_world))
+            x_cam = world_to_camera(x_world, q, t).astype(np.float32)
+            out.append(View(c, uv, x_cam, HUMANEVA_RESOLUTION, take))
+        return out
 
     # ------------------------------------------------------------------ per take
     def _pose_3d_world(self, subject: str, take: str) -> np.ndarray:
@@ -261,7 +214,7 @@ class HumanEvaFiles:
                 f"{self.path_3d}: {key} must be an array of shape [F, 15, 3] (world metres, HumanEva-I 15 joints), "
                 f"got {shape}"
             )
-        bad = _first_bad_frame(x)
+        bad = first_bad_frame(x)
         if bad is not None:
             raise PoseGCNInputError(f"{self.path_3d}: {key} has NaN/inf values, first at frame {bad}")
         if self.check_units:
@@ -304,7 +257,7 @@ class HumanEvaFiles:
                 uv.shape[0], length_3d, HUMANEVA_FPS, f"{self.path_2d}: {key} (3D: {self.path_3d})"
             )
         uv = uv[:length_3d]
-        bad = _first_bad_frame(uv)
+        bad = first_bad_frame(uv)
         if bad is not None:
             raise PoseGCNInputError(f"{self.path_2d}: {key} has NaN/inf 2D keypoints, first at frame {bad}")
         if self.check_units:
@@ -351,85 +304,3 @@ def load_humaneva(
     return HumanEvaFiles.read(root, source, check_units).select(
         list(subjects), None if actions is None else list(actions), downsample
     )
-
-
-class HumanEvaDataModule(H36MDataModule):
-    """HumanEva-I (VideoPose3D files) for 2D → 3D lifting with the 15-joint skeleton.
-
-    The papers' protocol is the default: train on ``Train/S1…S3``, evaluate on ``Validate/S1…S3``
-    (HumanEva-I's test set has no public ground truth; VideoPose3D and DG-Net test on the
-    validation split, which is therefore also the validation set here), Walking and Jog.
-    Metric groups are ``"<action>/<subject>"``, so the per-action table is the papers' table.
-
-    The joint count links to the model like Human3.6M's: a model built with 15 joints uses
-    :data:`~posegcn.skeleton.HUMANEVA_15` (``PoseLiftingModule.skeleton``).
-
-    Args:
-        root: folder with ``data_3d_humaneva15.npz`` and ``data_2d_humaneva15_<source>.npz``.
-        source: 2D source (``gt``, or a 15-joint detector file).
-        num_joints: must be 15 (present so the command links it to the model).
-        train_subjects, val_subjects, test_subjects: split-qualified subjects (``predict`` uses the test split).
-        actions: take-name prefixes, e.g. ``["Walking", "Jog"]`` (``["Walking", "Jog", "Box"]`` as VideoPose3D);
-            ``None`` = all.
-        downsample, eval_downsample: keep every n-th frame for training / evaluation.
-        batch_size, eval_batch_size, num_frames, flip_augment, seed: as :class:`~posegcn.data.H36MDataModule`.
-        check_units: check bone lengths, pixel ranges and frame counts while reading (:mod:`posegcn.data.units`).
-    """
-
-    def __init__(
-        self,
-        root: str = "data/humaneva",
-        source: str = "gt",
-        num_joints: int = 15,
-        train_subjects: list[str] = ["Train/S1", "Train/S2", "Train/S3"],  # noqa: B006 (never mutated)
-        val_subjects: list[str] = ["Validate/S1", "Validate/S2", "Validate/S3"],  # noqa: B006
-        test_subjects: list[str] = ["Validate/S1", "Validate/S2", "Validate/S3"],  # noqa: B006
-        actions: list[str] | None = ["Walking", "Jog"],  # noqa: B006
-        downsample: int = 1,
-        eval_downsample: int = 1,
-        batch_size: int = 64,
-        eval_batch_size: int = 1024,
-        num_frames: int = 1,
-        flip_augment: FlipMode = False,
-        seed: int = 0,
-        check_units: bool = True,
-    ):
-        super().__init__(
-            root=root, source=source, num_joints=num_joints, train_subjects=train_subjects,
-            val_subjects=val_subjects, test_subjects=test_subjects, actions=actions, downsample=downsample,
-            eval_downsample=eval_downsample, batch_size=batch_size, eval_batch_size=eval_batch_size,
-            num_frames=num_frames, flip_augment=flip_augment, seed=seed, check_units=check_units,
-        )  # fmt: skip
-
-    @staticmethod
-    def _check_num_joints(num_joints: int) -> None:
-        if num_joints != _NUM_JOINTS:
-            raise PoseGCNInputError(
-                f"HumanEva-I has 15 joints, got num_joints={num_joints}; a model config's data section sets its own "
-                f"joint count, so put configs/data/humaneva.yaml after it (or pass --data.num_joints 15)"
-            )
-
-    @property
-    def skeleton(self) -> Skeleton:
-        return HUMANEVA_15
-
-    def _read_files(self) -> HumanEvaFiles:
-        return HumanEvaFiles.read(self.hparams.root, self.hparams.source, self.hparams.check_units)
-
-    def _action_vocabulary(self, files: HumanEvaFiles) -> list[str]:
-        """The metric groups ``"<action>/<subject>"`` of the subjects present in the files."""
-        present = [s for s in self.subject_names if s in files.positions_3d and s in files.positions_2d]
-        if not present:
-            raise InputKeyError(
-                f"none of the subjects {self.subject_names} is in {files.path_3d} (subjects: {files.subjects()})"
-            )
-        return files.groups(present, self.hparams.actions)
-
-    def _select(self, files: HumanEvaFiles, subjects: list[str], downsample: int) -> PoseArrays:
-        return files.select(
-            subjects,
-            self.hparams.actions,
-            downsample,
-            subject_names=self.subject_names,
-            action_names=self._action_names,
-        )

@@ -21,7 +21,7 @@ dropping Neck/Nose when the model has 16.
 
 Protocol (Modulated GCN Table 7, DG-Net Table IV): only frames with ``valid`` set; 3D made
 root-relative at the pelvis and converted to metres; 3DPCK (< 150 mm) and AUC over the 14 joints
-of :func:`~posegcn.metrics.mpi_inf_3dhp_joints` (the DataModule's :attr:`eval_joints`), reported
+of :func:`~posegcn.skeleton.mpi_inf_3dhp_eval_joints` (the DataModule's :attr:`eval_joints`), reported
 for the scenes GS (TS1–TS2, green screen), noGS (TS3–TS4) and Outdoor (TS5–TS6) and overall
 (frame-pooled, as the official evaluation script), with MPJPE alongside.
 
@@ -41,16 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import lightning.pytorch as pl
 import numpy as np
-from torch.utils.data import DataLoader
 
-from posegcn.data.codec import PoseCodec
-from posegcn.data.datamodule import PoseBatchDataset, check_self_sharding, eval_loader
-from posegcn.data.h36m import PoseArrays, _first_bad_frame, concat_sequences
+from posegcn.data.arrays import PoseArrays, PoseFiles, View, first_bad_frame
 from posegcn.data.units import check_bone_lengths, check_pixels
 from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
-from posegcn.metrics import mpi_inf_3dhp_joints
 from posegcn.skeleton import H36M_17_TO_16, MPI_INF_3DHP_17, MPI_INF_3DHP_TO_H36M_17, Skeleton, h36m_skeleton
 
 __all__ = [
@@ -59,7 +54,6 @@ __all__ = [
     "MPI_INF_3DHP_IMAGE_SIZE",
     "MPI_INF_3DHP_SCENES",
     "MPIINF3DHPTestFile",
-    "MPIINF3DHPDataModule",
     "load_mpi_inf_3dhp_test",
 ]
 
@@ -95,16 +89,23 @@ def _valid_runs(valid: np.ndarray) -> list[tuple[int, int]]:
 
 
 @dataclass
-class MPIINF3DHPTestFile:
+class MPIINF3DHPTestFile(PoseFiles):
     """The contents of ``data_test_3dhp.npz``; :meth:`select` builds :class:`PoseArrays` in the H36M layout."""
 
     path: Path
     data: dict
     check_units: bool = True  # bone lengths in mm, pixel ranges (posegcn.data.units)
+    num_joints: int = 17  # the model's H36M layout, 17 or 16
+    grouping: Literal["scene", "sequence"] = "scene"  # metric groups: GS/noGS/Outdoor or the sequences
 
     @classmethod
     def read(
-        cls, root: str | Path, file: str = MPI_INF_3DHP_TEST_FILE, check_units: bool = True
+        cls,
+        root: str | Path,
+        file: str = MPI_INF_3DHP_TEST_FILE,
+        check_units: bool = True,
+        num_joints: int = 17,
+        groups: Literal["scene", "sequence"] = "scene",
     ) -> MPIINF3DHPTestFile:
         root = Path(root)
         path = root / file
@@ -135,7 +136,16 @@ class MPIINF3DHPTestFile:
                 f"{path}: key 'data' must hold a pickled dict {{'TS1': {{'data_2d', 'data_3d', 'valid'}}, ...}}, "
                 f"got an array of dtype {value.dtype} and shape {value.shape}"
             )
-        return cls(path, data, check_units)
+        if groups not in ("scene", "sequence"):
+            raise PoseGCNInputError(f"groups must be 'scene' or 'sequence', got {groups!r}")
+        return cls(path, data, check_units, num_joints, groups)
+
+    @property
+    def skeleton(self) -> Skeleton:
+        return h36m_skeleton(self.num_joints)
+
+    def subjects(self) -> list[str]:
+        return self.sequences()
 
     def sequences(self) -> list[str]:
         return list(self.data)
@@ -169,7 +179,7 @@ class MPIINF3DHPTestFile:
             )
         valid = valid.astype(bool)
         for key, x in (("data_2d", uv), ("data_3d", xyz)):
-            bad = _first_bad_frame(x[valid]) if valid.any() else None
+            bad = first_bad_frame(x[valid]) if valid.any() else None
             if bad is not None:
                 frame = int(np.flatnonzero(valid)[bad])
                 raise PoseGCNInputError(
@@ -206,20 +216,10 @@ class MPIINF3DHPTestFile:
             )
         return x
 
-    def select(
-        self,
-        sequences: Sequence[str] = MPI_INF_3DHP_SEQUENCES,
-        num_joints: int = 17,
-        groups: Literal["scene", "sequence"] = "scene",
-        codec: PoseCodec | None = None,
-    ) -> PoseArrays:
-        """Valid frames of ``sequences`` in the H36M layout with ``num_joints`` (16 or 17).
-
-        ``PoseArrays.subject`` indexes the sequences, ``PoseArrays.action`` the groups: the scenes
-        GS/noGS/Outdoor (``groups="scene"``) or the sequences themselves.
-        """
-        skeleton = h36m_skeleton(num_joints)
-        sequences = list(sequences)
+    # Subjects are the test sequences, each one take (itself); its views are the runs of valid frames,
+    # so that temporal windows never bridge a skipped stretch.
+    def takes(self, subjects: Sequence[str], actions: Sequence[str] | None = None) -> dict[str, list[str]]:
+        sequences = list(subjects)
         if not sequences:
             raise PoseGCNInputError(f"empty sequence list: give at least one of {self.sequences()}")
         absent = [s for s in sequences if s not in self.data]
@@ -227,36 +227,28 @@ class MPIINF3DHPTestFile:
             raise InputKeyError(
                 f"{self.path}: sequences {absent} are absent; the file has {self.sequences()}"
             )
-        if groups == "scene":
-            present = {scene_of(s) for s in sequences}
-            action_names = [g for g in MPI_INF_3DHP_SCENES if g in present]
-        elif groups == "sequence":
-            action_names = list(sequences)
-        else:
-            raise PoseGCNInputError(f"groups must be 'scene' or 'sequence', got {groups!r}")
-        codec = codec or PoseCodec()
+        return {s: [s] for s in sequences}
+
+    def group(self, subject: str, take: str) -> str:
+        return scene_of(subject) if self.grouping == "scene" else subject
+
+    def group_names(self, takes: dict[str, list[str]]) -> list[str]:
+        """The scenes in the papers' order (GS, noGS, Outdoor), or the sequences in the given order."""
+        if self.grouping == "sequence":
+            return list(takes)
+        present = {scene_of(s) for s in takes}
+        return [g for g in MPI_INF_3DHP_SCENES if g in present]
+
+    def views(self, subject: str, take: str) -> list[View]:
+        uv, xyz, valid, size = self.sequence(subject)
         order = list(MPI_INF_3DHP_TO_H36M_17)
-        if num_joints == 16:
+        if self.num_joints == 16:
             order = [order[j] for j in H36M_17_TO_16]
-        parts: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("pose_2d", "pose_3d", "root_3d", "subject", "action", "camera", "frame")
-        }
-        sequence_names: list[tuple[str, str, int]] = []
-        for i, name in enumerate(sequences):
-            uv, xyz, valid, (w, h) = self.sequence(name)
-            group = action_names.index(scene_of(name) if groups == "scene" else name)
-            for start, end in _valid_runs(valid):
-                rel, root = codec.encode_3d(xyz[start:end, order].astype(np.float32) / 1000.0)
-                parts["pose_3d"].append(rel)
-                parts["root_3d"].append(root.astype(np.float32))
-                parts["pose_2d"].append(codec.encode_2d(uv[start:end, order].astype(np.float32), w, h))
-                n = end - start
-                parts["subject"].append(np.full(n, i, dtype=np.int64))
-                parts["action"].append(np.full(n, group, dtype=np.int64))
-                parts["camera"].append(np.zeros(n, dtype=np.int64))
-                parts["frame"].append(np.arange(start, end, dtype=np.int64))
-                sequence_names.append((name, f"frames {start}-{end - 1}", 0))
-        return concat_sequences(parts, sequence_names, sequences, action_names, skeleton)
+        return [
+            View(0, uv[start:end, order], xyz[start:end, order] / 1000.0, size, f"frames {start}-{end - 1}",
+                 np.arange(start, end, dtype=np.int64))
+            for start, end in _valid_runs(valid)
+        ]  # fmt: skip
 
 
 def load_mpi_inf_3dhp_test(
@@ -267,116 +259,10 @@ def load_mpi_inf_3dhp_test(
     file: str = MPI_INF_3DHP_TEST_FILE,
     check_units: bool = True,
 ) -> PoseArrays:
-    """Read ``root/data_test_3dhp.npz`` and build the valid samples (see :meth:`MPIINF3DHPTestFile.select`)."""
-    return MPIINF3DHPTestFile.read(root, file, check_units).select(sequences, num_joints, groups)
+    """Read ``root/data_test_3dhp.npz`` and build the valid samples of ``sequences`` in the H36M layout.
 
-
-class MPIINF3DHPDataModule(pl.LightningDataModule):
-    """MPI-INF-3DHP test set for cross-dataset evaluation of a Human3.6M-trained model (test/predict only).
-
-    ``posegcn test --config configs/modgcn.yaml --config configs/data/mpi_inf_3dhp.yaml --ckpt_path best.ckpt``:
-    the model config's ``data`` section sets ``num_joints``/``num_frames`` (kept when the class
-    changes; its Human3.6M-only arguments such as ``source`` or ``batch_size`` are dropped — the
-    3DHP file holds ground-truth 2D keypoints, the input of the papers' cross-dataset tables).
-
-    The data module prescribes the protocol's 14 evaluation joints (:attr:`eval_joints`); a
-    model's own ``eval_joints`` takes precedence.
-
-    Args:
-        root: folder holding ``file``.
-        file: the test-set file name.
-        num_joints: 17 or 16 (the model's H36M layout).
-        sequences: test sequences to evaluate (``TS1``…``TS6``).
-        groups: report per scene (``"scene"``: GS, noGS, Outdoor) or per sequence (``"sequence"``).
-        eval_batch_size: poses per batch.
-        num_frames: temporal window length ``T`` (windows stay inside runs of valid frames).
-        check_units: check bone lengths (millimetres) and pixel ranges while reading (:mod:`posegcn.data.units`).
+    ``PoseArrays.subject`` indexes the sequences, ``PoseArrays.action`` the groups: the scenes
+    GS/noGS/Outdoor (``groups="scene"``) or the sequences themselves.
     """
-
-    def __init__(
-        self,
-        root: str = "data/mpi_inf_3dhp",
-        file: str = MPI_INF_3DHP_TEST_FILE,
-        num_joints: int = 17,
-        sequences: list[str] = list(MPI_INF_3DHP_SEQUENCES),  # noqa: B006 (never mutated)
-        groups: Literal["scene", "sequence"] = "scene",
-        eval_batch_size: int = 1024,
-        num_frames: int = 1,
-        check_units: bool = True,
-    ):
-        super().__init__()
-        h36m_skeleton(num_joints)  # fail early on a wrong joint count
-        for name, value in (("num_frames", num_frames), ("eval_batch_size", eval_batch_size)):
-            if value < 1:
-                raise PoseGCNInputError(f"{name} must be >= 1, got {value}")
-        if groups not in ("scene", "sequence"):
-            raise PoseGCNInputError(f"groups must be 'scene' or 'sequence', got {groups!r}")
-        self.save_hyperparameters()
-        self._arrays: PoseArrays | None = None
-        self._dataset: PoseBatchDataset | None = None
-
-    @property
-    def num_joints(self) -> int:
-        return self.hparams.num_joints
-
-    @property
-    def skeleton(self) -> Skeleton:
-        return h36m_skeleton(self.hparams.num_joints)
-
-    @property
-    def num_frames(self) -> int:
-        return self.hparams.num_frames
-
-    @property
-    def window_center(self) -> int:
-        return (self.hparams.num_frames - 1) // 2
-
-    @property
-    def eval_joints(self) -> list[int]:
-        """The 14 joints of the MPI-INF-3DHP PCK protocol, as indices into :attr:`skeleton`."""
-        return mpi_inf_3dhp_joints(self.skeleton)
-
-    @property
-    def subject_names(self) -> list[str]:
-        return list(self.hparams.sequences)
-
-    @property
-    def action_names(self) -> list[str]:
-        """The reported groups (GS/noGS/Outdoor or the sequences); known after ``setup``."""
-        if self._arrays is None:
-            raise AttributeError(
-                "MPIINF3DHPDataModule.action_names is known only after setup(); call setup() first"
-            )
-        return self._arrays.action_names
-
-    def arrays(self, split: str = "test") -> PoseArrays:
-        if split != "test" or self._arrays is None:
-            raise RuntimeError(
-                f"only the 'test' split exists and is loaded by setup('test'); asked for {split!r}"
-            )
-        return self._arrays
-
-    def setup(self, stage: str | None = None) -> None:
-        if stage in ("fit", "validate"):
-            raise PoseGCNInputError(
-                f"MPIINF3DHPDataModule holds the MPI-INF-3DHP *test* set for cross-dataset evaluation: use "
-                f"'posegcn test' or 'posegcn predict' (got stage {stage!r}); train on Human3.6M"
-            )
-        check_self_sharding(self.trainer, type(self).__name__)
-        if self._arrays is not None:
-            return
-        h = self.hparams
-        files = MPIINF3DHPTestFile.read(h.root, h.file, h.check_units)
-        self._arrays = files.select(h.sequences, h.num_joints, h.groups)
-        self._dataset = PoseBatchDataset(self._arrays, num_frames=h.num_frames)
-
-    def _eval_loader(self) -> DataLoader:
-        if self._dataset is None:
-            self.setup("test")
-        return eval_loader(self._dataset, self.hparams.eval_batch_size, self.trainer)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader()
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._eval_loader()
+    h36m_skeleton(num_joints)  # fail on a wrong joint count before reading
+    return MPIINF3DHPTestFile.read(root, file, check_units, num_joints, groups).select(sequences)
