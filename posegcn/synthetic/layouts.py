@@ -36,11 +36,9 @@ from posegcn.skeleton import H36M_16, H36M_17, H36M_32_TO_17, MPI_INF_3DHP_TO_H3
 from posegcn.synthetic.detector import _DETECTORS, _detect
 from posegcn.synthetic.kinematics import (
     _FILE_3D,
-    _FLOOR_CLEARANCE,
     _IMAGE_MARGIN_PX,
     _MANIFEST,
     _MAX_EXTRA_FRAMES,
-    _REST_OFFSETS,
     _STREAM_DETECTIONS,
     _STREAM_MOTION,
     _VOLUME_CENTRE,
@@ -50,12 +48,9 @@ from posegcn.synthetic.kinematics import (
     SYNTHETIC_SUBJECTS,
     SYNTHETIC_TAKES,
     SYNTHETIC_VERSION,
-    _euler_angles,
-    _euler_yxz,
-    forward_kinematics,
     synthetic_skeleton_offsets,
 )
-from posegcn.synthetic.motions import _ACTION_MOTION, _HUMANEVA_MOTION, Take, _base_posture, _synthetic_motion
+from posegcn.synthetic.motions import _ACTION_MOTION, _HUMANEVA_MOTION, _synthetic_motion, animate
 
 __all__ = [
     "SYNTHETIC_HUMANEVA_SUBJECTS",
@@ -132,15 +127,7 @@ def _generate_take(
 ) -> np.ndarray:
     """World positions ``[B, n_frames, 32, 3]`` (float64) of one take for all subjects."""
     rng = np.random.default_rng([seed, _STREAM_MOTION, SYNTHETIC_ACTIONS.index(action), take])
-    scale = np.linalg.norm(offsets[:, 2], axis=-1) / np.linalg.norm(_REST_OFFSETS[2])
-    m = Take(t=np.arange(n_frames) / FPS, rng=rng, scale=scale)
-    _base_posture(m)
-    _ACTION_MOTION[action](m)
-    root_rotation, euler = _euler_angles(m.dofs, m.yaw)
-    zero = np.zeros(m.yaw.shape + (3,))
-    local = forward_kinematics(offsets, root_rotation, zero, _euler_yxz(euler))
-    # feet (or the pelvis, sitting on the floor) on the ground
-    local[..., 2] -= local[..., 2].min(axis=-1, keepdims=True) - _FLOOR_CLEARANCE
+    local, m = animate(_ACTION_MOTION[action], rng, offsets, n_frames, FPS)
     # take's centre near the middle of the capture volume, chairs stay closer to it
     spread = 0.15 if m.seated else 0.3
     centre = _VOLUME_CENTRE + rng.uniform(-spread, spread, (m.batch, 2))

@@ -410,20 +410,28 @@ def _box(m: Take) -> None:
 _HUMANEVA_MOTION: dict[str, Callable[[Take], None]] = {"Walking": _walking, "Jog": _jog, "Box": _box}
 
 
-def _synthetic_motion(
-    motion: Callable[[Take], None], rng: np.random.Generator, offsets: np.ndarray, n_frames: int, fps: int,
-    excursion: float,
-) -> np.ndarray:  # fmt: skip
-    """World positions ``[B, n_frames, 32, 3]`` of one take for the bodies ``offsets [B, 32, 3]``: the
-    kinematics of :func:`_generate_take`, with the horizontal path shrunk by ``excursion`` about the
-    origin (a smaller capture volume than Human3.6M's)."""
+def animate(
+    motion: Callable[[Take], None], rng: np.random.Generator, offsets: np.ndarray, n_frames: int, fps: int
+) -> tuple[np.ndarray, Take]:
+    """One take for the bodies ``offsets [B, 32, 3]``: positions ``[B, n_frames, 32, 3]`` about the origin
+    with the feet (or the pelvis, sitting on the floor) on the ground, and the :class:`Take` (its root path)."""
     scale = np.linalg.norm(offsets[:, 2], axis=-1) / np.linalg.norm(_REST_OFFSETS[2])
     m = Take(t=np.arange(n_frames) / fps, rng=rng, scale=scale)
     _base_posture(m)
     motion(m)
     root_rotation, euler = _euler_angles(m.dofs, m.yaw)
-    world = forward_kinematics(offsets, root_rotation, np.zeros(m.yaw.shape + (3,)), _euler_yxz(euler))
-    world[..., 2] -= world[..., 2].min(axis=-1, keepdims=True) - _FLOOR_CLEARANCE
+    local = forward_kinematics(offsets, root_rotation, np.zeros(m.yaw.shape + (3,)), _euler_yxz(euler))
+    local[..., 2] -= local[..., 2].min(axis=-1, keepdims=True) - _FLOOR_CLEARANCE
+    return local, m
+
+
+def _synthetic_motion(
+    motion: Callable[[Take], None], rng: np.random.Generator, offsets: np.ndarray, n_frames: int, fps: int,
+    excursion: float,
+) -> np.ndarray:  # fmt: skip
+    """World positions ``[B, n_frames, 32, 3]`` of one take: :func:`animate` with the horizontal path
+    shrunk by ``excursion`` about the origin (a smaller capture volume than Human3.6M's)."""
+    world, m = animate(motion, rng, offsets, n_frames, fps)
     path = m.offset - m.offset.mean(axis=1, keepdims=True)
     world[..., :2] += excursion * path[:, :, None, :]
     return world
