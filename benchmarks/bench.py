@@ -39,10 +39,10 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from posegcn.data import BatchIndexSampler, PoseBatchDataset
-from posegcn.data.arrays import concat_sequences
+from posegcn.data.datamodule import BatchIndexSampler, PoseBatchDataset
+from posegcn.data.h36m import concat_sequences
 from posegcn.lit import DGNetModule, ModulatedGCNModule, SemGCNModule
-from posegcn.nn.graph_conv import reference_graph_conv
+from posegcn.nn import set_fused
 from posegcn.skeleton import H36M_17
 
 #: Training poses of Human3.6M (S1, S5, S6, S7, S8, 4 cameras): 1,559,752.
@@ -152,6 +152,7 @@ def training_step(case: ModelCase, fused: bool = True, compile: bool = False) ->
     """One full training step (loss, backward, optimiser step) of a fresh module on a fixed batch."""
     torch.manual_seed(0)
     module = case.build().train()
+    set_fused(module, fused)  # fused=False: the straightforward autograd form of every graph layer
     optimizer = _optimizer(module, fused)
     if compile:
         module.net.compile()  # what --model.compile_network does
@@ -163,14 +164,7 @@ def training_step(case: ModelCase, fused: bool = True, compile: bool = False) ->
         loss.backward()
         optimizer.step()
 
-    if fused:
-        return step
-
-    def reference_step():
-        with reference_graph_conv():
-            step()
-
-    return reference_step
+    return step
 
 
 def gemm_probe(n: int = 1024, repeats: int = 5) -> float:

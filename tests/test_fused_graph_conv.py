@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
+from posegcn.models.dgnet import DGNet
 from posegcn.models.modgcn import ModulatedGCN
 from posegcn.models.semgcn import SemGCN
-from posegcn.nn.graph_conv import decoupled_graph_conv, reference_graph_conv
-from posegcn.skeleton import H36M_16
+from posegcn.nn import GraphConv, ModulatedGraphConv, SemGraphConv, set_fused
+from posegcn.nn import graph_conv as graph_conv_module
+from posegcn.nn.fixed_graphs import FixedSpatialGraphConv
+from posegcn.nn.graph_conv import decoupled_graph_conv
+from posegcn.skeleton import H36M_16, H36M_17
 
 
 def literal_graph_conv(x, weight, affinity, modulation, bias):
@@ -30,10 +34,11 @@ def literal_graph_conv(x, weight, affinity, modulation, bias):
     return torch.stack(out).view(*lead, j, c_out)
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("modulated", [True, False])
 @pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("lead", [(3,), (2, 3)])
-def test_fused_matches_literal_equation_and_gradients(modulated, with_bias, lead):
+def test_fused_matches_literal_equation_and_gradients(fused, modulated, with_bias, lead):
     g = torch.Generator().manual_seed(0)
     j, c_in, c_out = 5, 4, 6
 
@@ -48,10 +53,10 @@ def test_fused_matches_literal_equation_and_gradients(modulated, with_bias, lead
     off_diagonal = 1.0 - torch.eye(j, dtype=torch.float64)
 
     expected = literal_graph_conv(x, weight, affinity, modulation, bias)
-    fused = decoupled_graph_conv(x, weight, affinity, off_diagonal, modulation, bias)
-    torch.testing.assert_close(fused, expected)
+    out = decoupled_graph_conv(x, weight, affinity, off_diagonal, modulation, bias, fused=fused)
+    torch.testing.assert_close(out, expected)
     for got, want in zip(
-        torch.autograd.grad(fused, inputs, grad_out), torch.autograd.grad(expected, inputs, grad_out)
+        torch.autograd.grad(out, inputs, grad_out), torch.autograd.grad(expected, inputs, grad_out)
     ):
         torch.testing.assert_close(got, want)
 
@@ -65,24 +70,34 @@ def test_fused_passes_gradcheck():
     assert torch.autograd.gradcheck(lambda x, w, a, m, b: decoupled_graph_conv(x, w, a, off, m, b), args)
 
 
-@pytest.mark.parametrize("build", [lambda: ModulatedGCN(H36M_16), lambda: SemGCN(H36M_16)])
-def test_networks_train_identically_with_fused_and_reference_layers(build):
-    """One Adam step from the same weights gives the same weights either way (float64)."""
+def _lift(net, x):
+    """The network's 3D pose; DG-Net also runs its block heads (their FSG layers included)."""
+    return net(x, return_block_poses=True).pose if isinstance(net, DGNet) else net(x)
+
+
+NETWORKS = {
+    "modgcn": (lambda: ModulatedGCN(H36M_16), (8, 16)),
+    "semgcn": (lambda: SemGCN(H36M_16), (8, 16)),
+    "dgnet": (lambda: DGNet(H36M_17, num_frames=3, hidden=16, num_blocks=1), (4, 3, 17)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_networks_train_identically_with_fused_and_reference_layers(name):
+    """Two Adam steps from the same weights give the same weights either way (float64)."""
+    build, lead = NETWORKS[name]
     g = torch.Generator().manual_seed(2)
-    x = torch.randn(8, 16, 2, generator=g, dtype=torch.float64)
-    y = torch.randn(8, 16, 3, generator=g, dtype=torch.float64)
+    x = torch.randn(*lead, 2, generator=g, dtype=torch.float64)
+    y = torch.randn(*lead, 3, generator=g, dtype=torch.float64)
     results = []
-    for reference in (False, True):
+    for fused in (True, False):
         torch.manual_seed(0)
         net = build().double()
+        assert set_fused(net, fused) > 0
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
         for _ in range(2):
             optimizer.zero_grad()
-            if reference:
-                with reference_graph_conv():
-                    loss = (net(x) - y).pow(2).mean()
-            else:
-                loss = (net(x) - y).pow(2).mean()
+            loss = (_lift(net, x) - y).pow(2).mean()
             loss.backward()
             optimizer.step()
         results.append([p.detach().clone() for p in net.parameters()])
@@ -90,19 +105,37 @@ def test_networks_train_identically_with_fused_and_reference_layers(build):
         torch.testing.assert_close(fused, reference)
 
 
-def test_reference_context_restores_fused_mode():
-    import posegcn.nn.graph_conv as graph_conv
-
-    with pytest.raises(RuntimeError):
-        with reference_graph_conv():
-            assert graph_conv._FUSED is False
-            raise RuntimeError
-    assert graph_conv._FUSED is True
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_fused_attribute_selects_the_op_per_layer(name, monkeypatch):
+    """``set_fused`` reaches every decoupled graph layer, and each layer's attribute alone decides."""
+    calls = []
+    apply = graph_conv_module._DecoupledGraphConv.apply
+    monkeypatch.setattr(
+        graph_conv_module._DecoupledGraphConv, "apply", lambda *a: calls.append(1) or apply(*a)
+    )
+    build, lead = NETWORKS[name]
+    net = build().eval()
+    decoupled = (GraphConv, SemGraphConv, ModulatedGraphConv, FixedSpatialGraphConv)
+    layers = [m for m in net.modules() if isinstance(m, decoupled)]
+    assert layers and all(layer.fused for layer in layers)  # fused by default
+    x = torch.randn(*lead, 2)
+    with torch.no_grad():
+        _lift(net, x)
+        assert len(calls) == len(layers)
+        assert set_fused(net, False) == len(layers)
+        assert not any(layer.fused for layer in layers)
+        calls.clear()
+        _lift(net, x)
+        assert calls == []
+        layers[0].fused = True  # one layer back on: only it takes the fused op
+        _lift(net, x)
+        assert len(calls) == 1
 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
 def test_compile_network_flag_compiles_in_place_with_the_same_output_and_keys():
+    from posegcn._compat import is_compiled
     from posegcn.lit import ModulatedGCNModule
 
     modules = []
@@ -112,7 +145,7 @@ def test_compile_network_flag_compiles_in_place_with_the_same_output_and_keys():
         module.setup("fit")
         modules.append(module)
     plain, compiled = modules
-    assert compiled.net._compiled_call_impl is not None and plain.net._compiled_call_impl is None
+    assert is_compiled(compiled.net) and not is_compiled(plain.net)
     assert list(compiled.state_dict()) == list(plain.state_dict())
     batch = {"pose_2d": torch.randn(32, 16, 2), "pose_3d": torch.randn(32, 16, 3)}
     losses = [m.training_loss(batch)[0] for m in modules]

@@ -134,7 +134,8 @@ def test_graph_conv_block_matches_original_transposed_batchnorm():
 def _original_graph_conv_block(block: GraphConvBlock, x: torch.Tensor) -> torch.Tensor:
     """The original ``_GraphConv.forward``: gconv, BatchNorm1d on [B, C, J], ReLU."""
     y = block.gconv(x).transpose(1, 2)
-    return torch.relu(block.bn(y).transpose(1, 2))
+    # the block's BatchNorm parameters and statistics, applied the original way (plain BatchNorm1d)
+    return torch.relu(nn.BatchNorm1d.forward(block.bn, y).transpose(1, 2))
 
 
 def _original_res_block(block, x: torch.Tensor) -> torch.Tensor:

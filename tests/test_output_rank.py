@@ -105,7 +105,7 @@ def test_input_layers_keep_the_whole_2d_pose(skeleton: Skeleton) -> None:
     layers = {
         "semgcn": SemGCN(skeleton, hidden=32, num_blocks=1).gconv_input[0].gconv,
         "modgcn": ModulatedGCN(skeleton, hidden=32, num_blocks=1).gconv_input[0].gconv,
-        "dgnet": DGNet(skeleton, hidden=32, num_blocks=1).input_layer.conv,
+        "dgnet": DGNet(skeleton, hidden=32, num_blocks=1).input_layer.gconv,
     }
     for name, layer in layers.items():
         assert map_rank(layer, j, 2) == (j * 2, j * 32), f"{name} input layer on {skeleton.name}"

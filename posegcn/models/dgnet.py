@@ -18,7 +18,9 @@ alternatives are constructor arguments of :class:`DGNet`):
 
 * ``σ`` of Eq. 2/7/9/14 is BatchNorm (over channels, on the flattened ``[B·T·N, C]``)
   followed by ReLU; each "graph-convolution type" is a residual module of two such
-  layers with ``C`` channels, ``x + σ(G₂ σ(G₁ x))`` (SemGCN's ``_ResGraphConv``).
+  layers with ``C`` channels, ``x + σ(G₂ σ(G₁ x))`` (SemGCN's ``_ResGraphConv``): the
+  :class:`~posegcn.nn.blocks.GraphConvBlock` and :class:`~posegcn.nn.blocks.ResidualGraphBlock`
+  SemGCN and Modulated GCN are built from.
   Every DSG/DTG layer builds its own KNN graph from its own input features.
 * FSG affinity: ``Skeleton.adjacency("row_normalized")`` = ``D⁻¹(A + I)``.
 * FSG weights: separate self and neighbour weights ``Θ_0``, ``Θ_1`` (SemGCN's graph convolution,
@@ -44,6 +46,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from posegcn.nn.blocks import GraphConvBlock, ResidualGraphBlock
 from posegcn.nn.dynamical_spatial_graph import DynamicalSpatialGraphConv
 from posegcn.nn.dynamical_temporal_graph import DynamicalTemporalGraphConv
 from posegcn.nn.fixed_graphs import FixedSpatialGraphConv, FixedTemporalGraphConv
@@ -55,8 +58,7 @@ __all__ = [
     "DGNet",
     "DGNetOutput",
     "DGConvBlock",
-    "GraphConvLayer",
-    "ResidualGraphModule",
+    "residual_graph_module",
     "pose_l2_loss",
     "multi_level_loss",
     "balanced_coordinates",
@@ -114,55 +116,21 @@ def _graph_conv(
     )
 
 
-class GraphConvLayer(nn.Module):
-    """A graph convolution followed by ``σ`` = BatchNorm + ReLU (+ dropout).
+def residual_graph_module(
+    kind: str, channels: int, dropout: float = 0.0, **conv_kwargs
+) -> ResidualGraphBlock:
+    """One "graph-convolution type" of a dynamical unit: ``x + σ(G₂ σ(G₁ x))`` (§III-C).
 
-    BatchNorm normalises each channel over all samples, frames and joints: it runs on
-    the flattened ``[B·T·N, C]`` rows (no transposes).
-
-    Shapes:
-        ``[B, T, N, C_in] → [B, T, N, C_out]``.
-    """
-
-    def __init__(self, conv: nn.Module, out_channels: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.conv = conv
-        self.bn = nn.BatchNorm1d(out_channels)
-        self.relu = nn.ReLU()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        y = self.relu(self.bn(y.reshape(-1, y.shape[-1])).view(y.shape))
-        return y if self.dropout is None else self.dropout(y)
-
-
-class ResidualGraphModule(nn.Module):
-    """One "graph-convolution type" of a dynamical unit: ``x + L₂(L₁(x))`` (§III-C).
-
-    ``L₁, L₂`` are two :class:`GraphConvLayer` of the same type (FSG, DSG, FTG or DTG)
-    with ``C`` channels — "the residual-style module built by two layers with 128
-    feature channels".
+    ``G₁, G₂`` are two graph convolutions of type ``kind`` (FSG, DSG, FTG or DTG) with ``C``
+    channels — "the residual-style module built by two layers with 128 feature channels" —
+    each followed by ``σ`` = BatchNorm + ReLU (:class:`~posegcn.nn.blocks.GraphConvBlock`).
 
     Shapes:
         ``[B, T, N, C] → [B, T, N, C]``.
     """
-
-    def __init__(self, kind: str, channels: int, dropout: float = 0.0, **conv_kwargs) -> None:
-        super().__init__()
-        self.kind = kind
-        self.layers = nn.Sequential(
-            *(
-                GraphConvLayer(_graph_conv(kind, channels, channels, **conv_kwargs), channels, dropout)
-                for _ in range(2)
-            )
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.layers(x)
-
-    def extra_repr(self) -> str:
-        return f"kind={self.kind!r}"
+    return ResidualGraphBlock(
+        *(GraphConvBlock(_graph_conv(kind, channels, channels, **conv_kwargs), dropout) for _ in range(2))
+    )
 
 
 def _zero_pose_projection(
@@ -189,7 +157,7 @@ class DGConvBlock(nn.Module):
     ``spatial → non-local → temporal → non-local`` on the features, then the block head
     maps the block's output features to a 3D pose.  Unit compositions are configurable
     (Table VIII): ``spatial_units=("fsg", "dsg")`` and ``temporal_units=("ftg", "dtg", "ftg")``
-    by default; each entry is one :class:`ResidualGraphModule`.
+    by default; each entry is one :func:`residual_graph_module`.
 
     Shapes:
         ``[B, T, N, C] → ([B, T, N, C], [B, T, N, 3] or None)``.
@@ -236,7 +204,7 @@ class DGConvBlock(nn.Module):
 
         def unit(kinds: Sequence[str]) -> nn.Sequential:
             return nn.Sequential(
-                *(ResidualGraphModule(kind, channels, dropout, **conv_kwargs) for kind in kinds)
+                *(residual_graph_module(kind, channels, dropout, **conv_kwargs) for kind in kinds)
             )
 
         self.spatial = unit(spatial_units)
@@ -245,7 +213,7 @@ class DGConvBlock(nn.Module):
         self.temporal_non_local = EmbeddedGaussianNonLocal(channels) if non_local else nn.Identity()
         head: list[nn.Module] = []
         if block_head == "module":
-            head.append(ResidualGraphModule("fsg", channels, dropout, **conv_kwargs))
+            head.append(residual_graph_module("fsg", channels, dropout, **conv_kwargs))
         head.append(_zero_pose_projection(channels, adjacency, fsg_weights))
         self.head = nn.Sequential(*head)
 
@@ -392,8 +360,8 @@ class DGNet(nn.Module):
                 "see nothing and the map to the output pose would lose rank (use 'row_normalized')"
             )
         # §III-C: "we use FSG to map the input 2D pose of each frame into the 128-dim pose feature".
-        self.input_layer = GraphConvLayer(
-            FixedSpatialGraphConv(2, hidden, adjacency, weights=fsg_weights), hidden, dropout
+        self.input_layer = GraphConvBlock(
+            FixedSpatialGraphConv(2, hidden, adjacency, weights=fsg_weights), dropout
         )
         self.blocks = nn.ModuleList(
             DGConvBlock(

@@ -39,21 +39,41 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["AFFINITY_VARIANTS", "SYMMETRY_MODES", "AffinityModulation", "check_adjacency"]
+__all__ = [
+    "AFFINITY_VARIANTS",
+    "SYMMETRY_MODES",
+    "AffinityModulation",
+    "check_adjacency",
+    "off_diagonal_mask",
+]
 
 AFFINITY_VARIANTS = ("skeleton", "mul", "add", "mix", "no_skeleton")
 SYMMETRY_MODES = ("affinity", "modulation", "none")
 
 
-def check_adjacency(adjacency: torch.Tensor, owner: str) -> torch.Tensor:
-    """Validate a ``[J, J]`` adjacency and return a copy in the default float dtype."""
+def check_adjacency(adjacency: torch.Tensor, owner: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Validate a ``[J, J]`` adjacency and return a detached copy to store as a buffer.
+
+    The copy has ``dtype`` if given, else the adjacency's own floating dtype, and float32
+    for a boolean or integer matrix (or a nested list) — never the global default dtype,
+    so that a network's buffers do not depend on ``torch.set_default_dtype`` at build time
+    (``.to()`` / ``.double()`` convert them with the parameters).
+    """
     if not isinstance(adjacency, torch.Tensor):
         adjacency = torch.as_tensor(adjacency)
     if adjacency.dim() != 2 or adjacency.shape[0] != adjacency.shape[1]:
         raise ValueError(
             f"{owner}: adjacency must be a square [J, J] matrix, got shape {tuple(adjacency.shape)}"
         )
-    return adjacency.detach().to(torch.get_default_dtype(), copy=True)
+    if dtype is None:
+        dtype = adjacency.dtype if adjacency.is_floating_point() else torch.float32
+    return adjacency.detach().to(dtype, copy=True)
+
+
+def off_diagonal_mask(adjacency: torch.Tensor) -> torch.Tensor:
+    """``1 − I`` of the adjacency's size and dtype: selects the neighbour terms of a decoupled layer."""
+    j = adjacency.shape[0]
+    return 1.0 - torch.eye(j, dtype=adjacency.dtype, device=adjacency.device)
 
 
 def _symmetry_mode(symmetric: bool | str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from posegcn.nn.affinity import check_adjacency, off_diagonal_mask
 from posegcn.nn.graph_conv import decoupled_graph_conv
 
 __all__ = [
@@ -117,11 +118,13 @@ class FixedSpatialGraphConv(nn.Module):
     Args:
         in_channels: ``C_in``.
         out_channels: ``C_out``.
-        adjacency: ``A`` of shape ``[N, N]`` (stored as a buffer, so ``.to()`` and the
-            state dict carry it).
+        adjacency: ``A`` of shape ``[N, N]`` (stored as a buffer in its own floating dtype, so
+            ``.to()`` and the state dict carry it).
         bias: add a bias ``b``; off inside BatchNorm'd modules, whose BN shift plays that
             role, on for the projection to 3D.
         weights: ``"decoupled"`` (``Θ_0``, ``Θ_1``) or ``"shared"`` (one ``Θ``, Eq. 2 as written).
+        fused: run the decoupled form as the fused op (``False``: the autograd form, same values;
+            :func:`~posegcn.nn.graph_conv.set_fused`).
     """
 
     def __init__(
@@ -131,10 +134,10 @@ class FixedSpatialGraphConv(nn.Module):
         adjacency: torch.Tensor,
         bias: bool = False,
         weights: str = "decoupled",
+        fused: bool = True,
     ) -> None:
         super().__init__()
-        if adjacency.dim() != 2 or adjacency.shape[0] != adjacency.shape[1]:
-            raise ValueError(f"FixedSpatialGraphConv: adjacency must be [N, N], got {tuple(adjacency.shape)}")
+        adjacency = check_adjacency(adjacency, type(self).__name__)
         if weights not in FSG_WEIGHTS:
             raise ValueError(
                 f"FixedSpatialGraphConv: unknown weights {weights!r}; expected one of {FSG_WEIGHTS}"
@@ -142,9 +145,9 @@ class FixedSpatialGraphConv(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.weights = weights
-        n = adjacency.shape[0]
-        self.register_buffer("adjacency", adjacency.detach().clone().float())
-        self.register_buffer("off_diagonal", 1.0 - torch.eye(n), persistent=False)
+        self.fused = fused
+        self.register_buffer("adjacency", adjacency)
+        self.register_buffer("off_diagonal", off_diagonal_mask(adjacency), persistent=False)
         slots = 2 if weights == "decoupled" else 1
         self.weight = nn.Parameter(torch.empty(slots, in_channels, out_channels))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -167,7 +170,9 @@ class FixedSpatialGraphConv(nn.Module):
                 f"FixedSpatialGraphConv: expected input [..., {n}, {self.in_channels}], got {tuple(x.shape)}"
             )
         if self.weights == "decoupled":
-            return decoupled_graph_conv(x, self.weight, self.adjacency, self.off_diagonal, bias=self.bias)
+            return decoupled_graph_conv(
+                x, self.weight, self.adjacency, self.off_diagonal, bias=self.bias, fused=self.fused
+            )
         # Θ first: C_out ≤ C_in wherever it matters, and A is tiny.
         y = self.adjacency @ (x @ self.weight[0])
         return y if self.bias is None else y + self.bias

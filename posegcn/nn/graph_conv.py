@@ -11,17 +11,20 @@ neighbours, and the affinity ``Â`` is split into its diagonal and off-diagonal 
 (written for channels-last features ``X ∈ R^{J×C}``; the papers write ``H ∈ R^{D×N}``).
 
 Implementation: the two transforms are one matmul ``X @ [W_0 | W_1]``; the diagonal
-term is an element-wise scale and the neighbour term one ``[J, J]`` mix.
+term is an element-wise scale and the neighbour term one ``[J, J]`` mix.  Every layer that
+computes this rule (:class:`GraphConv`, :class:`~posegcn.nn.sem_graph_conv.SemGraphConv`,
+:class:`~posegcn.nn.modulated_graph_conv.ModulatedGraphConv`,
+:class:`~posegcn.nn.fixed_graphs.FixedSpatialGraphConv`) has a ``fused`` attribute: ``True``
+(default) runs the fused op with its hand-written backward, ``False`` the straightforward
+autograd form; :func:`set_fused` switches a whole network.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import nn
 
-from posegcn.nn.affinity import AffinityModulation, check_adjacency
+from posegcn.nn.affinity import AffinityModulation, check_adjacency, off_diagonal_mask
 from posegcn.nn.init import init_graph_weight_, uniform_bias_
 
 __all__ = [
@@ -29,8 +32,8 @@ __all__ = [
     "WeightUnsharingGraphConv",
     "decoupled_aggregate",
     "decoupled_graph_conv",
-    "reference_graph_conv",
     "check_graph_input",
+    "set_fused",
 ]
 
 
@@ -133,23 +136,6 @@ class _DecoupledGraphConv(torch.autograd.Function):
         return grad_x, grad_w, grad_scale, grad_neigh, grad_mod, grad_bias
 
 
-_FUSED = True
-
-
-@contextlib.contextmanager
-def reference_graph_conv():
-    """Within this context graph layers use the straightforward autograd form instead of the fused op.
-
-    For tests and for ``make bench`` (the "before" column); not thread-safe.
-    """
-    global _FUSED
-    previous, _FUSED = _FUSED, False
-    try:
-        yield
-    finally:
-        _FUSED = previous
-
-
 def decoupled_graph_conv(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -157,13 +143,14 @@ def decoupled_graph_conv(
     off_diagonal: torch.Tensor,
     modulation: torch.Tensor | None = None,
     bias: torch.Tensor | None = None,
+    fused: bool = True,
 ) -> torch.Tensor:
     """The decoupled graph convolution ``(Â⊙I)(M⊙XW₀) + (Â⊙(1−I))(M⊙XW₁) + b``, fused.
 
-    Same value and gradients as ``decoupled_aggregate(affinity, *(x @ _stack_slots(weight)).split(C), …) + b``
-    (the straightforward form, used inside :func:`reference_graph_conv`; ``tests/test_fused_graph_conv.py``
-    checks both).  ``make bench`` times both: a Modulated GCN training step is ≈7–10 % faster with the
-    fused op on 2 CPU cores (the rest of the gain over the "before" column is the fused Adam), and a
+    Same value and gradients as ``decoupled_aggregate(affinity, *(x @ _stack_slots(weight)).split(C), …) + b``,
+    the straightforward form taken with ``fused=False`` (``tests/test_fused_graph_conv.py`` checks both
+    against a loop over the equation).  ``make bench`` times both: a Modulated GCN training step is
+    ≈7–10 % faster with the fused op on 2 CPU cores (the rest of the gain over the "before" column is the fused Adam), and a
     batch-1 forward ≈30 % faster.
 
     Shapes:
@@ -172,7 +159,7 @@ def decoupled_graph_conv(
     """
     # Under autocast (mixed precision) operands arrive in mixed dtypes and the hand-written backward
     # would see them uncast; the autograd form lets autocast handle every product.
-    if not _FUSED or torch.is_autocast_enabled(x.device.type):
+    if not fused or torch.is_autocast_enabled(x.device.type):
         h_self, h_neigh = (x @ _stack_slots(weight)).split(weight.shape[-1], dim=-1)
         out = decoupled_aggregate(affinity, h_self, h_neigh, off_diagonal, modulation)
         return out if bias is None else out + bias
@@ -186,6 +173,19 @@ def decoupled_graph_conv(
         x.reshape(-1, j, c_in), weight, self_scale, affinity * off_diagonal, modulation, bias
     )
     return out.view(*x.shape[:-1], out.shape[-1])
+
+
+def set_fused(module: nn.Module, fused: bool) -> int:
+    """Set ``fused`` on every graph layer inside ``module`` (itself included); returns how many.
+
+    ``False`` makes the layers compute the straightforward autograd form instead of the fused
+    op (same values and gradients): the "before" column of ``make bench`` and the equivalence
+    tests.  A layer is any submodule with a boolean ``fused`` attribute.
+    """
+    layers = [m for m in module.modules() if isinstance(getattr(m, "fused", None), bool)]
+    for layer in layers:
+        layer.fused = bool(fused)
+    return len(layers)
 
 
 def _stack_slots(weight: torch.Tensor) -> torch.Tensor:
@@ -203,7 +203,8 @@ class GraphConv(nn.Module):
         X' = (Ã ⊙ I)\, X W_0 + (Ã ⊙ (1 − I))\, X W_1 + b
 
     ``Ã`` is used as given (e.g. ``Skeleton.adjacency("row_normalized")`` for SemGCN's
-    ResGCN baseline or ``"degree_diag1"`` for Modulated GCN's ``A_skeleton``).
+    ResGCN baseline or ``"degree_diag1"`` for Modulated GCN's ``A_skeleton``), in its own
+    floating dtype (:func:`~posegcn.nn.affinity.check_adjacency`).
 
     Shapes:
         ``[B, J, C_in] → [B, J, C_out]`` (any leading dims).
@@ -221,14 +222,16 @@ class GraphConv(nn.Module):
         adjacency: torch.Tensor,
         bias: bool = True,
         weight_init: str = "original",
+        fused: bool = True,
     ) -> None:
         super().__init__()
         adjacency = check_adjacency(adjacency, type(self).__name__)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.weight_init = weight_init
+        self.fused = fused
         self.register_buffer("adjacency", adjacency)
-        self.register_buffer("off_diagonal", 1.0 - torch.eye(adjacency.shape[0]), persistent=False)
+        self.register_buffer("off_diagonal", off_diagonal_mask(adjacency), persistent=False)
         self.W = nn.Parameter(torch.empty(2, in_channels, out_channels))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
@@ -248,7 +251,9 @@ class GraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_graph_input(x, self.num_joints, self.in_channels, type(self).__name__)
-        return decoupled_graph_conv(x, self.W, self.adjacency, self.off_diagonal, bias=self.bias)
+        return decoupled_graph_conv(
+            x, self.W, self.adjacency, self.off_diagonal, bias=self.bias, fused=self.fused
+        )
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, num_joints={self.num_joints}, bias={self.bias is not None}"
@@ -298,7 +303,7 @@ class WeightUnsharingGraphConv(nn.Module):
         self.weight_init = weight_init
         self.affinity = AffinityModulation(adjacency, affinity, symmetric, low_rank)
         j = self.affinity.num_joints
-        self.register_buffer("off_diagonal", 1.0 - torch.eye(j), persistent=False)
+        self.register_buffer("off_diagonal", off_diagonal_mask(self.affinity.adjacency), persistent=False)
         self.W = nn.Parameter(torch.empty(2, j, in_channels, out_channels))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posegcn.nn.affinity import AffinityModulation
+from posegcn.nn.affinity import AffinityModulation, off_diagonal_mask
 from posegcn.nn.graph_conv import check_graph_input, decoupled_graph_conv
 from posegcn.nn.init import GAIN, init_graph_weight_, uniform_bias_
 
@@ -70,6 +70,7 @@ class ModulatedGraphConv(nn.Module):
         modulation_init: str = "ones",
         bias: bool = True,
         weight_init: str = "original",
+        fused: bool = True,
     ) -> None:
         super().__init__()
         if modulation_init not in MODULATION_INITS:
@@ -80,9 +81,10 @@ class ModulatedGraphConv(nn.Module):
         self.out_channels = out_channels
         self.modulation_init = modulation_init
         self.weight_init = weight_init
+        self.fused = fused
         self.affinity = AffinityModulation(adjacency, affinity, symmetric, low_rank)
         j = self.affinity.num_joints
-        self.register_buffer("off_diagonal", 1.0 - torch.eye(j), persistent=False)
+        self.register_buffer("off_diagonal", off_diagonal_mask(self.affinity.adjacency), persistent=False)
         self.W = nn.Parameter(torch.empty(2, in_channels, out_channels))
         self.M = nn.Parameter(torch.empty(j, out_channels)) if weight_modulation else None
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -117,7 +119,9 @@ class ModulatedGraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_graph_input(x, self.num_joints, self.in_channels, type(self).__name__)
-        return decoupled_graph_conv(x, self.W, self.affinity(), self.off_diagonal, self.M, self.bias)
+        return decoupled_graph_conv(
+            x, self.W, self.affinity(), self.off_diagonal, self.M, self.bias, fused=self.fused
+        )
 
     def extra_repr(self) -> str:
         return (

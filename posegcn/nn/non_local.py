@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from posegcn.nn.blocks import RowBatchNorm
+
 __all__ = ["EmbeddedGaussianNonLocal", "GroupedNonLocal", "SEMGCN_JOINT_GROUPS_16"]
 
 
@@ -33,11 +35,6 @@ def _check_channels(x: torch.Tensor, channels: int, name: str) -> None:
         raise ValueError(
             f"{name}: expected input [..., J, {channels}] (channels last), got shape {tuple(x.shape)}"
         )
-
-
-def _batchnorm_rows(bn: nn.BatchNorm1d, y: torch.Tensor) -> torch.Tensor:
-    """BatchNorm over the channel (last) dim of ``[..., C]`` as ``[N, C]`` rows — no transposes."""
-    return bn(y.reshape(-1, y.shape[-1])).view(y.shape)
 
 
 class EmbeddedGaussianNonLocal(nn.Module):
@@ -78,7 +75,7 @@ class EmbeddedGaussianNonLocal(nn.Module):
         self.phi = nn.Linear(channels, self.inter_channels)
         self.g = nn.Linear(channels, self.inter_channels)
         self.w_z = nn.Linear(self.inter_channels, channels)
-        self.bn = nn.BatchNorm1d(channels)
+        self.bn = RowBatchNorm(channels)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -104,7 +101,7 @@ class EmbeddedGaussianNonLocal(nn.Module):
         theta, phi, g = F.linear(x, weight, bias).split(c, dim=-1)
         f = torch.softmax(theta @ phi.transpose(-1, -2), dim=-1)  # [..., J, J]
         y = self.w_z(f @ g)  # [..., J, C]
-        return _batchnorm_rows(self.bn, y) + x
+        return self.bn(y) + x
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, inter_channels={self.inter_channels}"
@@ -175,7 +172,7 @@ class GroupedNonLocal(nn.Module):
         self.g = nn.Linear(channels, self.inter_channels)
         self.concat_project = nn.Linear(2 * self.inter_channels, 1, bias=False)  # w_f
         self.w_z = nn.Linear(self.inter_channels, channels)
-        self.bn = nn.BatchNorm1d(channels)
+        self.bn = RowBatchNorm(channels)
         self.reset_parameters()
 
     @property
@@ -217,7 +214,7 @@ class GroupedNonLocal(nn.Module):
         theta, phi, g = F.linear(x, weight, bias).split(c, dim=-1)
         f = self._affinity(theta, self._pool(phi))  # [..., J, G]
         y = self.w_z(f @ self._pool(g))  # [..., J, C]
-        return _batchnorm_rows(self.bn, y) + x
+        return self.bn(y) + x
 
     def extra_repr(self) -> str:
         return (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posegcn.nn.affinity import check_adjacency
+from posegcn.nn.affinity import check_adjacency, off_diagonal_mask
 from posegcn.nn.graph_conv import _stack_slots, check_graph_input, decoupled_graph_conv
 from posegcn.nn.init import init_graph_weight_, uniform_bias_
 
@@ -58,6 +58,7 @@ class SemGraphConv(nn.Module):
         channelwise: bool = False,
         bias: bool = True,
         weight_init: str = "original",
+        fused: bool = True,
     ) -> None:
         super().__init__()
         adjacency = check_adjacency(adjacency, type(self).__name__)
@@ -67,16 +68,16 @@ class SemGraphConv(nn.Module):
             raise ValueError(
                 f"SemGraphConv: rows {empty} of the adjacency mask are empty; add self-loops (A + I)"
             )
-        j = adjacency.shape[0]
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.channelwise = channelwise
         self.weight_init = weight_init
+        self.fused = fused
         self.register_buffer("adjacency", adjacency)
         self.register_buffer("mask", mask, persistent=False)
         # Flat row-major positions of the mask's non-zeros: where e is written each step.
         self.register_buffer("edge_index", torch.nonzero(mask.flatten()).flatten(), persistent=False)
-        self.register_buffer("off_diagonal", 1.0 - torch.eye(j), persistent=False)
+        self.register_buffer("off_diagonal", off_diagonal_mask(adjacency), persistent=False)
         self.W = nn.Parameter(torch.empty(2, in_channels, out_channels))
         self.e = nn.Parameter(torch.empty(out_channels if channelwise else 1, self.num_edges))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -113,7 +114,7 @@ class SemGraphConv(nn.Module):
         check_graph_input(x, self.num_joints, self.in_channels, type(self).__name__)
         a = self.edge_weights()
         if not self.channelwise:
-            return decoupled_graph_conv(x, self.W, a, self.off_diagonal, bias=self.bias)
+            return decoupled_graph_conv(x, self.W, a, self.off_diagonal, bias=self.bias, fused=self.fused)
         # a: [C, J, J]; one [J, J] mix per output channel
         h_self, h_neigh = (x @ _stack_slots(self.W)).split(self.out_channels, dim=-1)
         diag = a.diagonal(dim1=-2, dim2=-1).T  # [J, C]
