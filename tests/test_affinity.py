@@ -12,13 +12,13 @@ from posegcn.affinity import (
     non_skeleton_mask,
     strongest_edges,
 )
-from posegcn.lit import ModulatedGCNModule, SemGCNModule
 from posegcn.models import ModulatedGCN, SemGCN
 from posegcn.models.dgnet import DGNet
+from posegcn.predict import load_module
 from posegcn.skeleton import H36M_16, H36M_17
 
 
-def test_modgcn_affinity_is_symmetrised_a_plus_q():
+def test_modgcn_affinity_is_symmetrised_a_plus_q(modgcn_run):
     torch.manual_seed(0)
     net = ModulatedGCN(H36M_16, hidden=8, num_blocks=1)
     layers = [m for m in net.modules() if type(m).__name__ == "AffinityModulation"]
@@ -33,9 +33,12 @@ def test_modgcn_affinity_is_symmetrised_a_plus_q():
     for (name, aff), q in zip(got.items(), qs):
         expected = ((a + q) + (a + q).T) / 2
         torch.testing.assert_close(aff, expected, msg=name)
-    # the same through the LightningModule (its .net)
-    module = ModulatedGCNModule(num_joints=16, hidden=8, num_blocks=1)
-    assert list(layer_affinities(module)) == list(layer_affinities(module.net))
+    # the same through the LightningModule `posegcn fit` wrote (its .net)
+    module = load_module(str(modgcn_run.best))
+    through_module, of_net = layer_affinities(module), layer_affinities(module.net)
+    assert list(through_module) == list(of_net) and len(of_net) == 10  # input, 4 blocks of 2, output
+    for name, aff in of_net.items():
+        torch.testing.assert_close(through_module[name], aff, msg=name)
 
 
 def test_semgcn_affinity_is_row_softmax_on_the_skeleton():
@@ -95,7 +98,7 @@ def test_strongest_edges_beyond_the_skeleton():
         strongest_edges({"bad": torch.zeros(16, 16)}, H36M_17)
 
 
-def test_dgnet_dynamic_affinities():
+def test_dgnet_dynamic_affinities(modgcn_run):
     torch.manual_seed(0)
     net = DGNet(H36M_17, num_frames=3, hidden=8, num_blocks=2, k_spatial=3, k_temporal=4)
     net.train()
@@ -111,4 +114,4 @@ def test_dgnet_dynamic_affinities():
         torch.testing.assert_close(g.sum(-1), torch.ones(2, 3, 17), msg=name)  # softmax weighting
     assert {e.layer for edges in strongest_edges(graphs, H36M_17).values() for e in edges} <= set(graphs)
     with pytest.raises(ValueError, match="DG-Net"):
-        dynamic_affinities(SemGCNModule(num_joints=16, hidden=8, num_blocks=1), torch.zeros(1, 16, 2))
+        dynamic_affinities(load_module(str(modgcn_run.best)), torch.zeros(1, 16, 2))

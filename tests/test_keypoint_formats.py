@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_predict import normalise, save_checkpoint
+from test_predict import normalise
 
 from posegcn.cli import main
 from posegcn.keypoint_formats import (
@@ -25,8 +25,8 @@ from posegcn.keypoint_formats import (
     read_keypoint_file,
     to_model_layout,
 )
-from posegcn.lit import ModulatedGCNModule
 from posegcn.predict import _parser as predict_parser
+from posegcn.predict import load_module
 from posegcn.predict import main as predict_main
 from posegcn.skeleton import H36M_16, H36M_17
 
@@ -362,13 +362,12 @@ def test_format_detection_and_forcing(tmp_path):
 
 # --------------------------------------------------------------------------- posegcn lift end to end
 @pytest.fixture
-def checkpoint(tmp_path) -> tuple[ModulatedGCNModule, Path]:
-    torch.manual_seed(0)
-    module = ModulatedGCNModule(num_joints=16, hidden=8, num_blocks=1)
-    return module.eval(), save_checkpoint(module, tmp_path / "model.ckpt")
+def checkpoint(modgcn_run) -> tuple[torch.nn.Module, Path]:
+    """``best.ckpt`` of the session's ``posegcn fit --config configs/modgcn.yaml`` (16 joints), loaded."""
+    return load_module(str(modgcn_run.best)), modgcn_run.best
 
 
-def expected_poses(module: ModulatedGCNModule, h16: np.ndarray) -> np.ndarray:
+def expected_poses(module: torch.nn.Module, h16: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         pred = module(normalise(h16, W, H))
     return ((pred - pred[:, :1]) * 1000).numpy()

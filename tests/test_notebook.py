@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-import torch
 from nbclient import NotebookClient
 
-from posegcn.lit import DGNetModule
+from posegcn.predict import load_module
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "affinity_inspection.ipynb"
@@ -31,34 +29,44 @@ def test_notebook_has_a_parameters_cell():
     )
 
 
-@pytest.mark.slow
-def test_notebook_executes_end_to_end(tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_predict import save_checkpoint
-
-    torch.manual_seed(0)
-    dgnet = save_checkpoint(
-        DGNetModule(num_joints=17, num_frames=3, hidden=8, num_blocks=1), tmp_path / "dg.ckpt"
-    )
+def _execute(params: dict) -> tuple[str, int]:
+    """Run the notebook with ``params`` injected; its printed text and number of images."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    _inject(
-        nb,
-        {
-            "data_root": str(tmp_path / "synthetic"),
-            "workdir": str(tmp_path / "run"),
-            "dgnet_checkpoint": str(dgnet),
-            "train_epochs": 1,
-        },
-    )
+    _inject(nb, params)
     NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
     ).execute()
-    text = "\n".join(
-        out.get("text", "") for c in nb.cells if c.cell_type == "code" for out in c.get("outputs", [])
+    outputs = [out for c in nb.cells if c.cell_type == "code" for out in c.get("outputs", [])]
+    text = "\n".join(out.get("text", "") for out in outputs)
+    return text, sum("image/png" in out.get("data", {}) for out in outputs)
+
+
+@pytest.mark.slow
+def test_notebook_executes_end_to_end(tmp_path, synthetic_root, dgnet_run):
+    """No checkpoint given: the notebook trains its tiny model; DG-Net's graphs from a `posegcn fit` checkpoint."""
+    text, images = _execute(
+        {
+            "data_root": str(synthetic_root),  # the session's synthetic data, 24 frames per take
+            "workdir": str(tmp_path / "run"),
+            "dgnet_checkpoint": str(dgnet_run.last),
+            "train_epochs": 1,
+        }
     )
-    images = sum("image/png" in out.get("data", {}) for c in nb.cells for out in c.get("outputs", []))
-    assert "ModulatedGCNModule" in text and "10 graph layers" in text
+    trained = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert trained.is_file()
+    assert f"{type(load_module(str(trained))).__name__} from {trained}" in text
+    assert "10 graph layers" in text  # configs/modgcn.yaml: input, 4 blocks of 2, output
     assert "gconv_input.0.gconv" in text  # the per-layer edge list
     assert "dynamical layers" in text
     assert images >= 3  # affinities, edge evolution, DG-Net graphs
-    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+
+
+@pytest.mark.slow
+def test_notebook_reads_a_fit_checkpoint(modgcn_run, tmp_path):
+    """``papermill … -p checkpoint best.ckpt``: the checkpoint `posegcn fit` wrote, no training."""
+    text, images = _execute({"checkpoint": str(modgcn_run.best), "workdir": str(tmp_path / "run")})
+    assert not (tmp_path / "run").exists()
+    assert f"{type(load_module(str(modgcn_run.best))).__name__} from {modgcn_run.best}: 16 joints" in text
+    assert "10 graph layers" in text and "gconv_input.0.gconv" in text
+    assert "no DG-Net checkpoint given" in text
+    assert images >= 2  # affinities, edge evolution

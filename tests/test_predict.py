@@ -6,15 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-import lightning
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from posegcn.cli import build_cli, main
+from posegcn.cli import main
 from posegcn.data import load_h36m
-from posegcn.lit import DGNetModule, ModulatedGCNModule
 from posegcn.predict import (
     coco_to_h36m,
     lift_keypoints,
@@ -24,28 +22,12 @@ from posegcn.predict import (
     to_model_layout,
 )
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(autouse=True)
 def _plain_argv(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["posegcn"])
-
-
-def save_checkpoint(module: torch.nn.Module, path: Path) -> Path:
-    """A checkpoint as the posegcn command writes it (hyper-parameters with the class path)."""
-    hparams = {
-        **dict(module.hparams),
-        "_class_path": f"posegcn.lit.{type(module).__name__}",
-        "_instantiator": "lightning.pytorch.cli.instantiate_module",
-    }
-    torch.save(
-        {
-            "state_dict": module.state_dict(),
-            "hyper_parameters": hparams,
-            "pytorch-lightning_version": lightning.__version__,
-        },
-        path,
-    )
-    return path
 
 
 def normalise(xy: np.ndarray, w: float, h: float) -> torch.Tensor:
@@ -114,10 +96,8 @@ def test_temporal_windows_are_edge_padded():
     assert w.tolist() == [[0, 0, 1, 2], [0, 1, 2, 2], [1, 2, 2, 2]]
 
 
-def test_lift_coco_json_end_to_end(tmp_path):
-    torch.manual_seed(0)
-    module = ModulatedGCNModule(num_joints=16, hidden=8, num_blocks=1)
-    ckpt = save_checkpoint(module, tmp_path / "model.ckpt")
+def test_lift_coco_json_end_to_end(tmp_path, modgcn_run):
+    ckpt = modgcn_run.best  # written by `posegcn fit --config configs/modgcn.yaml` (16 joints)
     coco = np.random.default_rng(1).uniform(100, 900, (5, 17, 2)).astype(np.float32)
     (tmp_path / "kp.json").write_text(
         json.dumps({"keypoints": coco.tolist(), "width": 1000, "height": 800, "layout": "coco17"})
@@ -126,14 +106,14 @@ def test_lift_coco_json_end_to_end(tmp_path):
     main(["lift", "--ckpt", str(ckpt), "--input", str(tmp_path / "kp.json"), "--output", str(out),
           "--plot", str(tmp_path / "plots"), "--gif"])  # fmt: skip
     res = np.load(out)
+    module = load_module(str(ckpt))
     assert res["poses_3d"].shape == (5, 16, 3) and res["poses_3d"].dtype == np.float32
     assert str(res["units"]) == "millimetres" and bool(res["root_relative"])
     assert list(res["joint_names"]) == list(module.skeleton.names)
-    assert str(res["input_layout"]) == "coco17" and str(res["model_class"]) == "ModulatedGCNModule"
+    assert str(res["input_layout"]) == "coco17" and str(res["model_class"]) == type(module).__name__
     # independent reference: COCO → H36M-17 → drop Neck/Nose, normalise, run the net, mm, root-relative
     h16 = np.delete(coco_to_h36m(coco), 9, axis=1)
     np.testing.assert_allclose(res["keypoints_2d"], h16, rtol=1e-6)
-    module.eval()
     with torch.no_grad():
         pred = module(normalise(h16, 1000, 800))
     expected = ((pred - pred[:, :1]) * 1000).numpy()
@@ -144,34 +124,42 @@ def test_lift_coco_json_end_to_end(tmp_path):
         assert gif.n_frames == 5
 
 
-def test_lift_temporal_model_uses_edge_padded_windows(tmp_path):
-    torch.manual_seed(0)
-    module = DGNetModule(num_joints=17, num_frames=3, hidden=8, num_blocks=1)
-    loaded = load_module(str(save_checkpoint(module, tmp_path / "dg.ckpt")))
-    assert type(loaded) is DGNetModule and not loaded.training and loaded.num_frames == 3
-    kp = np.random.default_rng(2).uniform(0, 1000, (4, 17, 2)).astype(np.float32)
-    got = lift_keypoints(loaded, kp, 1000, 1000, batch_size=3)
-    x = normalise(kp, 1000, 1000)
-    with torch.no_grad():
-        for f in range(4):
-            window = torch.stack([x[min(max(t, 0), 3)] for t in (f - 1, f, f + 1)])  # centre (3−1)//2 = 1
-            pred = loaded(window[None])[0, 1]
-            np.testing.assert_allclose(got[f], (pred - pred[0]).numpy(), atol=1e-5, err_msg=str(f))
-    with pytest.raises(KeyError, match="_class_path"):
-        torch.save({"state_dict": {}, "hyper_parameters": {}}, tmp_path / "plain.ckpt")
+def test_load_module_restores_the_checkpoint_weights(modgcn_run, tmp_path):
+    loaded = load_module(str(modgcn_run.last))
+    state = torch.load(modgcn_run.last, map_location="cpu", weights_only=True)["state_dict"]
+    assert not loaded.training and loaded.state_dict().keys() == state.keys()
+    for key, value in state.items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    # a plain Lightning checkpoint (no hyper-parameters recorded by the posegcn command) is refused
+    plain = {k: v for k, v in torch.load(modgcn_run.last, map_location="cpu", weights_only=False).items()
+             if k != "hyper_parameters"}  # fmt: skip
+    torch.save(plain, tmp_path / "plain.ckpt")
+    with pytest.raises(KeyError, match=r"plain\.ckpt"):
         load_module(str(tmp_path / "plain.ckpt"))
 
 
+def test_lift_temporal_model_uses_edge_padded_windows(dgnet_run):
+    loaded = load_module(str(dgnet_run.last))  # DG-Net, 17 joints, T = 4: centre (4 − 1) // 2 = 1
+    assert not loaded.training and loaded.num_frames == 4
+    kp = np.random.default_rng(2).uniform(0, 1000, (5, 17, 2)).astype(np.float32)
+    got = lift_keypoints(loaded, kp, 1000, 1000, batch_size=3)
+    x = normalise(kp, 1000, 1000)
+    with torch.no_grad():
+        for f in range(5):
+            window = torch.stack([x[min(max(t, 0), 4)] for t in (f - 1, f, f + 1, f + 2)])
+            pred = loaded(window[None])[0, 1]
+            np.testing.assert_allclose(got[f], (pred - pred[0]).numpy(), atol=1e-5, err_msg=str(f))
+
+
 @pytest.mark.slow
-def test_predict_writes_h36m_predictions_with_indices(h36m_root, tmp_path):
+def test_predict_writes_h36m_predictions_with_indices(h36m_root, tmp_path, modgcn_run):
     args = [
-        "--model", "posegcn.lit.ModulatedGCNModule", "--model.hidden", "8", "--model.num_blocks", "1",
-        "--data", "posegcn.data.H36MDataModule", "--data.root", str(h36m_root), "--data.num_joints", "16",
+        "--config", str(REPO / "configs" / "modgcn.yaml"), "--data.root", str(h36m_root),
         "--data.train_subjects", "[S1]", "--data.val_subjects", "[S5]", "--data.test_subjects", "[S9]",
         "--data.eval_batch_size", "10", "--trainer.enable_progress_bar", "false",
         "--trainer.default_root_dir", str(tmp_path / "run"),
     ]  # fmt: skip
-    main(["predict", *args])
+    main(["predict", *args, "--ckpt_path", str(modgcn_run.best)])
     found = sorted((tmp_path / "run").rglob("predictions.npz"))
     assert found, "predictions.npz was not written"
     res = np.load(found[-1])
@@ -185,8 +173,8 @@ def test_predict_writes_h36m_predictions_with_indices(h36m_root, tmp_path):
     assert set(res["take"]) == {name for _, name, _ in test.sequence_names}
     assert [res["subject_names"][s] for s in set(res["subject"].tolist())] == ["S9"]
     assert set(res["action_names"][res["action"]]) == {"Eating", "Walking"}
-    # the same seed builds the same weights: recompute the predictions outside the command
-    model = build_cli(args, run=False).model.eval()
+    # the checkpoint's network, outside the command
+    model = load_module(str(modgcn_run.best))
     with torch.no_grad():
         expected = model(test.pose_2d).numpy() * 1000
     np.testing.assert_allclose(res["poses_3d"], expected, atol=1e-3)
