@@ -173,7 +173,7 @@ class LightningCLIHooks(LightningCLI):
     * :meth:`configure_subcommand_parser` — called on each subcommand's parser after Lightning
       built it (``LightningCLI._prepare_subcommand_parser(klass, subcommand, **kwargs)``), to
       set subcommand defaults and add subcommand-only callbacks.
-    * :meth:`merge_checkpoint_hparams` — replaces ``LightningCLI._parse_ckpt_path()``, which
+    * :meth:`parse_ckpt_path` — replaces ``LightningCLI._parse_ckpt_path()``, which
       ``__init__`` calls after parsing to merge ``--ckpt_path``'s hyper-parameters into
       ``self.config``.
 
@@ -192,9 +192,9 @@ class LightningCLIHooks(LightningCLI):
         """Adjust the parser of ``subcommand`` (``fit``, ``validate``, ``test``, ``predict``); no-op here."""
 
     def _parse_ckpt_path(self) -> None:
-        self.merge_checkpoint_hparams()
+        self.parse_ckpt_path()
 
-    def merge_checkpoint_hparams(self) -> None:
+    def parse_ckpt_path(self) -> None:
         """Merge the hyper-parameters of ``--ckpt_path`` into ``self.config``: Lightning's own merge here."""
         super()._parse_ckpt_path()
 

@@ -227,9 +227,9 @@ def test_lightning_cli_hooks_are_called(tmp_path):
             if subcommand == "fit":
                 parser.set_defaults({"trainer.max_steps": 2})
 
-        def merge_checkpoint_hparams(self):
+        def parse_ckpt_path(self):
             calls["merges"] += 1
-            super().merge_checkpoint_hparams()
+            super().parse_ckpt_path()
 
         def before_fit(self):
             calls["values"] = [self.config_value("ckpt_path"), self.config_value("trainer")["max_steps"]]
