@@ -265,6 +265,30 @@ def load_npz_key(path: Path, key: str, docs: str, required: bool = True) -> obje
     return obj
 
 
+def camera_arrays(
+    files: PoseFiles, subject: str, take: str, num_cameras: int, take_word: str, cameras: str
+) -> Sequence[np.ndarray]:
+    """The VideoPose3D 2D entry ``positions_2d[subject][take]``: a list of one array per camera, checked.
+
+    ``files`` has ``path_2d``, ``path_3d`` and ``positions_2d``; ``take_word`` ("action", "take") and
+    ``cameras`` (what the camera count should be) only word the errors.
+    """
+    positions_2d = files.positions_2d[subject]  # type: ignore[attr-defined]
+    if take not in positions_2d:
+        raise InputKeyError(
+            f"{files.path_2d}: subject {subject!r} has no {take_word} {take!r} although {files.path_3d} has it "  # type: ignore[attr-defined]
+            f"(2D {take_word}s: {sorted(positions_2d)})"
+        )
+    keypoints = positions_2d[take]
+    if not isinstance(keypoints, (list, tuple)) or len(keypoints) != num_cameras:
+        got = len(keypoints) if isinstance(keypoints, (list, tuple)) else type(keypoints).__name__
+        raise PoseGCNInputError(
+            f"{files.path_2d}: positions_2d[{subject!r}][{take!r}] must be a list of one array per camera"  # type: ignore[attr-defined]
+            f"{cameras}, got {got}"
+        )
+    return keypoints
+
+
 def missing_files_error(what: str, root: Path, expected: list[str], hint: str) -> PoseGCNInputError | None:
     """The error for files of ``expected`` absent from ``root`` (``None`` when all are there)."""
     missing = [name for name in expected if not (root / name).is_file()]

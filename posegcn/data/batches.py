@@ -2,7 +2,7 @@
 
 A per-sample ``Dataset`` with the default collate spends almost all its time in Python
 for 1.5M tiny poses.  Here the sampler yields whole *index tensors* and the dataset
-gathers a batch from the contiguous tensors of :class:`~posegcn.data.h36m.PoseArrays`
+gathers a batch from the contiguous tensors of :class:`~posegcn.data.arrays.PoseArrays`
 with a few tensor ops: ``DataLoader(dataset, batch_size=None, sampler=BatchIndexSampler(...))``.
 
 Temporal windows (:func:`window_indices`, the one window rule of posegcn — training, evaluation

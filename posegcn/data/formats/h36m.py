@@ -39,6 +39,7 @@ from posegcn.data.arrays import (
     PoseArrays,
     PoseFiles,
     View,
+    camera_arrays,
     first_bad_frame,
     load_npz_key,
     missing_files_error,
@@ -243,19 +244,9 @@ class H36MFiles(PoseFiles):
         return x.astype(np.float32, copy=False)
 
     def _keypoints(self, subject: str, action: str, num_cameras: int) -> Sequence[np.ndarray]:
-        if action not in self.positions_2d[subject]:
-            raise InputKeyError(
-                f"{self.path_2d}: subject {subject!r} has no action {action!r} although {self.path_3d} has it "
-                f"(2D actions: {sorted(self.positions_2d[subject])})"
-            )
-        keypoints = self.positions_2d[subject][action]
-        if not isinstance(keypoints, (list, tuple)) or len(keypoints) != num_cameras:
-            got = len(keypoints) if isinstance(keypoints, (list, tuple)) else type(keypoints).__name__
-            raise PoseGCNInputError(
-                f"{self.path_2d}: positions_2d[{subject!r}][{action!r}] must be a list of one array per camera: "
-                f"the calibration has {num_cameras} cameras, got {got}"
-            )
-        return keypoints
+        return camera_arrays(
+            self, subject, action, num_cameras, "action", f": the calibration has {num_cameras} cameras"
+        )
 
     def _keypoints_2d(
         self, subject: str, action: str, camera: int, uv: np.ndarray, image_size: tuple[int, int]

@@ -48,6 +48,7 @@ from posegcn.data.arrays import (
     PoseArrays,
     PoseFiles,
     View,
+    camera_arrays,
     first_bad_frame,
     load_npz_key,
     missing_files_error,
@@ -222,19 +223,7 @@ class HumanEvaFiles(PoseFiles):
         return x
 
     def _keypoints(self, subject: str, take: str, num_cameras: int) -> Sequence[np.ndarray]:
-        if take not in self.positions_2d[subject]:
-            raise InputKeyError(
-                f"{self.path_2d}: subject {subject!r} has no take {take!r} although {self.path_3d} has it "
-                f"(2D takes: {sorted(self.positions_2d[subject])})"
-            )
-        keypoints = self.positions_2d[subject][take]
-        if not isinstance(keypoints, (list, tuple)) or len(keypoints) != num_cameras:
-            got = len(keypoints) if isinstance(keypoints, (list, tuple)) else type(keypoints).__name__
-            raise PoseGCNInputError(
-                f"{self.path_2d}: positions_2d[{subject!r}][{take!r}] must be a list of one array per camera "
-                f"(C1, C2, C3), got {got}"
-            )
-        return keypoints
+        return camera_arrays(self, subject, take, num_cameras, "take", " (C1, C2, C3)")
 
     def _keypoints_2d(
         self, subject: str, take: str, camera: int, uv: np.ndarray, length_3d: int
