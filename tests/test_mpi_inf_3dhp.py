@@ -17,6 +17,7 @@ from posegcn.data import (
     MPIINF3DHPTestFile,
     load_mpi_inf_3dhp_test,
 )
+from posegcn.predict import load_module
 from posegcn.skeleton import H36M_16, H36M_17, MPI_INF_3DHP_17, MPI_INF_3DHP_TO_H36M_17
 from posegcn.synthetic import generate_synthetic_3dhp_test
 
@@ -207,19 +208,10 @@ def test_model_config_then_3dhp_config(tmp_path, config, joints, frames):
 
 
 @pytest.mark.slow
-def test_cross_dataset_test_command(tmp_path):
-    """Train 1 short epoch on synthetic Human3.6M, then ``posegcn test`` on the synthetic 3DHP test file."""
-    from posegcn.lit import ModulatedGCNModule
-
-    run = tmp_path / "run"
+def test_cross_dataset_test_command(tmp_path, modgcn_run):
+    """``posegcn test`` on the synthetic 3DHP test file of a checkpoint `posegcn fit` wrote on synthetic Human3.6M."""
     model_config = str(REPO / "configs" / "modgcn.yaml")
-    synthetic = str(REPO / "configs" / "data" / "synthetic.yaml")
-    common = ["--trainer.default_root_dir", str(run), "--trainer.enable_progress_bar", "false"]
-    main(["fit", "--config", model_config, "--config", synthetic, "--data.root", str(tmp_path / "h36m"),
-          "--data.frames_per_take", "24", "--data.train_subjects", "[S1]", "--trainer.max_epochs", "1",
-          "--trainer.limit_train_batches", "20", "--trainer.limit_val_batches", "2",
-          "--checkpoint.dirpath", str(run / "ckpt"), *common])  # fmt: skip
-    ckpt = run / "ckpt" / "last.ckpt"
+    ckpt = modgcn_run.last
     generate_synthetic_3dhp_test(tmp_path / "3dhp", frames_per_sequence=60)
     test_dir = tmp_path / "test"
     main(["test", "--config", model_config, "--config", MPI_CONFIG, "--data.root", str(tmp_path / "3dhp"),
@@ -232,7 +224,7 @@ def test_cross_dataset_test_command(tmp_path):
     for key in ("pck", "auc", "mpjpe", "pck/GS", "pck/noGS", "pck/Outdoor", "auc/Outdoor"):
         assert key in metrics, key
     # independent check: 3DPCK over the 14 protocol joints (picked by name) of the checkpoint's predictions
-    model = ModulatedGCNModule.load_from_checkpoint(ckpt).eval()
+    model = load_module(str(ckpt))
     with torch.no_grad():
         pred = model(arrays.pose_2d)
     names = ["Head", "Thorax", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
