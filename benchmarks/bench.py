@@ -33,15 +33,18 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from posegcn.data.datamodule import BatchIndexSampler, PoseBatchDataset
-from posegcn.data.h36m import concat_sequences
-from posegcn.lit import DGNetModule, ModulatedGCNModule, SemGCNModule
+from posegcn.data import BatchIndexSampler, PoseBatchDataset
+from posegcn.data.arrays import concat_sequences
+from posegcn.lit import Adam, PoseLiftingModule
+from posegcn.losses import MultiLevelLoss, WeightedLoss
+from posegcn.models import DGNet, ModulatedGCN, SemGCN
 from posegcn.nn import set_fused
 from posegcn.skeleton import H36M_17
 
@@ -91,30 +94,55 @@ class ModelCase:
     results: dict = field(default_factory=dict)
 
 
+def lifting_module(
+    network: type,
+    skeleton: str,
+    loss: dict | None = None,
+    optimizer: Callable = Adam,
+    num_frames: int = 1,
+    **net_args,
+) -> PoseLiftingModule:
+    """The module a paper config builds: ``network(skeleton, **net_args)``, its loss and Adam."""
+    if network is DGNet:
+        criterion, net_args = MultiLevelLoss, {**net_args, "num_frames": num_frames}
+    else:
+        criterion = partial(WeightedLoss, **(loss or {"mse": 0.9, "l1": 0.1}))
+    return PoseLiftingModule(
+        net=partial(network, **net_args),
+        loss=criterion,
+        skeleton=skeleton,
+        num_frames=num_frames,
+        optimizer=optimizer,
+    )
+
+
 def model_cases(quick: bool = False) -> list[ModelCase]:
     cases = [
-        ModelCase("SemGCN", lambda: SemGCNModule(num_joints=16), 16, 64),
-        ModelCase("SemGCN + non-local", lambda: SemGCNModule(num_joints=16, non_local=True), 16, 64),
-        ModelCase("Modulated GCN (GT)", lambda: ModulatedGCNModule(num_joints=16), 16, 64),
-        ModelCase("Modulated GCN (GT)", lambda: ModulatedGCNModule(num_joints=16), 16, 256),
+        ModelCase("SemGCN", lambda: lifting_module(SemGCN, "h36m16"), 16, 64),
+        ModelCase("SemGCN + non-local", lambda: lifting_module(SemGCN, "h36m16", non_local=True), 16, 64),
+        ModelCase("Modulated GCN (GT)", lambda: lifting_module(ModulatedGCN, "h36m16"), 16, 64),
+        ModelCase("Modulated GCN (GT)", lambda: lifting_module(ModulatedGCN, "h36m16"), 16, 256),
         ModelCase(
             "Modulated GCN (CPN)",
-            lambda: ModulatedGCNModule(
-                num_joints=17,
+            lambda: lifting_module(
+                ModulatedGCN,
+                "h36m17",
+                loss={"mpjpe": 0.99, "l1": 0.01},
+                optimizer=partial(Adam, amsgrad=True),
                 hidden=384,
                 dropout=0.2,
                 non_local=True,
                 modulation_init="xavier",
-                loss="mpjpe+l1",
-                amsgrad=True,
             ),  # fmt: skip
             17,
             256,
         ),  # fmt: skip
-        ModelCase("DG-Net (KNN)", lambda: DGNetModule(num_frames=4), 17, 64, 4, baseline=False),
+        ModelCase(
+            "DG-Net (KNN)", lambda: lifting_module(DGNet, "h36m17", num_frames=4), 17, 64, 4, baseline=False
+        ),
         ModelCase(
             "DG-Net, skeleton neighbours (no KNN)",
-            lambda: DGNetModule(num_frames=4, connections="fixed"),
+            lambda: lifting_module(DGNet, "h36m17", num_frames=4, connections="fixed"),
             17,
             64,
             4,
@@ -122,7 +150,7 @@ def model_cases(quick: bool = False) -> list[ModelCase]:
         ),  # fmt: skip
         ModelCase(
             "DG-Net, no DSG/DTG (no_knn)",
-            lambda: DGNetModule(num_frames=4, no_knn=True),
+            lambda: lifting_module(DGNet, "h36m17", num_frames=4, no_knn=True),
             17,
             64,
             4,

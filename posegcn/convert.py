@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         "non-local) or Modulated GCN (ZhimingZo/Modulated-GCN, GT or CPN setting) checkpoint. The config "
         "gives the network's hyper-parameters; the result works with `posegcn test/predict --ckpt_path` "
         "and `posegcn lift --ckpt`.",
-        epilog="Any other option (--model.hidden 384, --data.num_joints 17, a second --config …) is passed "
+        epilog="Any other option (--model.net.init_args.hidden 384, --data.num_joints 17, a second --config …) is passed "
         "to the config parser of `posegcn fit`. Example: posegcn convert --config configs/modgcn.yaml "
         "--original ckpt_Modulated_GCN_128_38.25_30.06.pth.tar --output modgcn_gt.ckpt",
     )

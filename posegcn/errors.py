@@ -67,8 +67,8 @@ class NonFiniteLossError(PoseGCNInputError, FloatingPointError):
 #: to look at.  torch.optim checks its arguments only when the optimiser is built, inside the
 #: Trainer, so the message does not say which option was wrong.
 _THIRD_PARTY_ARGUMENT_ERRORS = {
-    "Invalid learning rate": "--model.init_args.lr",
-    "Invalid weight_decay value": "--model.init_args.weight_decay",
+    "Invalid learning rate": "--model.optimizer.init_args.lr",
+    "Invalid weight_decay value": "--model.optimizer.init_args.weight_decay",
     "Invalid epsilon value": None,
     "Invalid beta parameter": None,
     "Invalid momentum value": None,

@@ -41,7 +41,8 @@ __all__ = [
     "MPI_INF_3DHP_17",
     "MPI_INF_3DHP_TO_H36M_17",
     "h36m_skeleton",
-    "skeleton_for",
+    "SKELETONS",
+    "skeleton_named",
 ]
 
 
@@ -293,24 +294,16 @@ MPI_INF_3DHP_17 = Skeleton(
 MPI_INF_3DHP_TO_H36M_17 = (14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4)
 # fmt: on
 
-_LAYOUTS = {"h36m": {16: H36M_16, 17: H36M_17}, "humaneva": {15: HUMANEVA_15}}
+#: Every skeleton posegcn knows, by its name: data modules, configs and checkpoints carry the
+#: name, never a joint count (a new 17-joint layout must not get Human3.6M's graph).
+SKELETONS: dict[str, Skeleton] = {
+    s.name: s for s in (H36M_32, H36M_17, H36M_16, HUMANEVA_15, MPI_INF_3DHP_17)
+}
 
 
-def skeleton_for(num_joints: int, layout: str | None = None) -> Skeleton:
-    """The skeleton a network with ``num_joints`` joints is built for.
-
-    ``layout`` is ``"h36m"`` (16 or 17 joints) or ``"humaneva"`` (15); ``None`` infers it from
-    the joint count, which is unambiguous among the layouts posegcn supports (15 → HumanEva-I,
-    16/17 → Human3.6M).
-    """
-    layouts = [layout] if layout is not None else list(_LAYOUTS)
-    if layout is not None and layout not in _LAYOUTS:
-        raise PoseGCNInputError(f"unknown skeleton layout {layout!r}; expected one of {list(_LAYOUTS)}")
-    for name in layouts:
-        if num_joints in _LAYOUTS[name]:
-            return _LAYOUTS[name][num_joints]
-    known = {name: sorted(sizes) for name, sizes in _LAYOUTS.items()}
-    where = f"layout {layout!r}" if layout is not None else "any layout"
-    raise PoseGCNInputError(
-        f"no skeleton with num_joints={num_joints} in {where}; known joint counts: {known}"
-    )
+def skeleton_named(name: str) -> Skeleton:
+    """The skeleton registered as ``name`` (:data:`SKELETONS`): ``h36m17``, ``h36m16``, ``humaneva15``, …"""
+    try:
+        return SKELETONS[name]
+    except KeyError:
+        raise PoseGCNInputError(f"unknown skeleton {name!r}; known skeletons: {sorted(SKELETONS)}") from None

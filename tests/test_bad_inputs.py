@@ -128,22 +128,35 @@ def _cli_h36m(tmp: Path, root: Path) -> subprocess.CompletedProcess:
 
 def _checkpoint(path: Path, module: pl.LightningModule) -> Path:
     """A checkpoint as ``posegcn fit`` writes it (weights, hyper-parameters, writer class)."""
-    torch.save(
-        {
-            "state_dict": module.state_dict(),
-            "hyper_parameters": dict(module.hparams),
-            "posegcn_module": f"{type(module).__module__}.{type(module).__qualname__}",
-            "pytorch-lightning_version": lightning.__version__,
-        },
-        path,
-    )
+    checkpoint = {
+        "state_dict": module.state_dict(),
+        "hyper_parameters": dict(module.hparams),
+        "pytorch-lightning_version": lightning.__version__,
+    }
+    module.on_save_checkpoint(checkpoint)  # the writer's network class, validation history, random state
+    torch.save(checkpoint, path)
     return path
 
 
-def _semgcn_ckpt(tmp: Path) -> Path:
-    from posegcn.lit import SemGCNModule
+def _module(net: str = "ModulatedGCN", skeleton: str = "h36m16", **kwargs):
+    """A lifting module built as a config would build it (network class + loss), small unless told."""
+    from functools import partial
 
-    return _checkpoint(tmp / "semgcn.ckpt", SemGCNModule(num_joints=16))
+    from posegcn import models
+    from posegcn.lit import PoseLiftingModule
+    from posegcn.losses import WeightedLoss
+
+    net_args = {k: kwargs.pop(k) for k in ("hidden", "num_blocks") if k in kwargs}
+    return PoseLiftingModule(
+        net=partial(getattr(models, net), **net_args),
+        loss=partial(WeightedLoss, mse=1.0),
+        skeleton=skeleton,
+        **kwargs,
+    )
+
+
+def _semgcn_ckpt(tmp: Path) -> Path:
+    return _checkpoint(tmp / "semgcn.ckpt", _module("SemGCN", "h36m16"))
 
 
 def _set(d: dict, subject: str, action: str, value) -> None:
@@ -166,13 +179,17 @@ def _keypoints_file(tmp: Path, **entries) -> str:
 
 
 def _lift(tmp: Path, **entries) -> subprocess.CompletedProcess:
-    from posegcn.lit import ModulatedGCNModule
+    # built by the posegcn parser, so that the hyper-parameters are the config lift rebuilds it from
+    from posegcn.cli import build_cli
 
-    model = ModulatedGCNModule(num_joints=17)
-    ckpt = _checkpoint(tmp / "modgcn17.ckpt", model)
-    state = torch.load(ckpt, weights_only=False)
-    state["hyper_parameters"]["_class_path"] = "posegcn.lit.ModulatedGCNModule"
-    torch.save(state, ckpt)
+    argv, sys.argv = sys.argv, ["posegcn"]
+    try:
+        cli = build_cli(
+            _cli_args(tmp, "--data.num_joints", "17", "--model.net.init_args.hidden", "8")[1:], run=False
+        )
+    finally:
+        sys.argv = argv
+    ckpt = _checkpoint(tmp / "modgcn17.ckpt", cli.model)
     keypoints = _keypoints_file(tmp, **entries)
     return _command(tmp, "lift", "--ckpt", str(ckpt), "--input", keypoints, "--output", str(tmp / "out.npz"))
 
@@ -281,23 +298,21 @@ def _modgcn_fit_checkpoint(tmp: Path) -> Path:
 
 
 def _trainer_fit_mismatched_frames(tmp: Path) -> None:
-    from posegcn.lit import ModulatedGCNModule
     from posegcn.synthetic import SyntheticH36MDataModule
 
     dm = SyntheticH36MDataModule(root=str(tmp / "synthetic"), frames_per_take=24, num_joints=16, num_frames=3)
     trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.fit(ModulatedGCNModule(num_joints=16, num_frames=1), dm)
+    trainer.fit(_module("ModulatedGCN", "h36m16", num_frames=1), dm)
 
 
 def _trainer_test_semgcn17(tmp: Path) -> None:
-    from posegcn.lit import SemGCNModule
     from posegcn.synthetic import SyntheticH36MDataModule
 
     dm = SyntheticH36MDataModule(
         root=str(tmp / "synthetic"), frames_per_take=24, num_joints=17, eval_downsample=20
     )
     trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.test(SemGCNModule(num_joints=17), dm, ckpt_path=str(_semgcn_ckpt(tmp)), verbose=False)
+    trainer.test(_module("SemGCN", "h36m17"), dm, ckpt_path=str(_semgcn_ckpt(tmp)), verbose=False)
 
 
 # --------------------------------------------------------------------------- the catalogue
@@ -390,8 +405,8 @@ CASES: list[Case] = [
     Case("option_typo", "config", "a misspelt option (`--model.init_args.hiden 64`)",
          r"Option 'hiden' is not accepted",
          "`posegcn fit --config ... --print_config` lists every option"),
-    Case("invalid_lr", "config", "a negative learning rate (`--model.init_args.lr -0.001`)",
-         r"posegcn: error: Invalid learning rate: -0\.001 \(torch\.optim's check of the optimiser arguments; check --model\.init_args\.lr\)",
+    Case("invalid_lr", "config", "a negative learning rate (`--model.optimizer.init_args.lr -0.001`)",
+         r"posegcn: error: Invalid learning rate: -0\.001 \(torch\.optim's check of the optimiser arguments; check --model\.optimizer\.init_args\.lr\)",
          "a positive learning rate (the papers use 1e-3)"),
     Case("devices_zero", "config", "zero devices (`--trainer.devices 0`)",
          r"posegcn: error: `Trainer\(devices='?0'?\)` value is not a valid input using cpu accelerator\. \(Lightning's check of the Trainer options\)",
@@ -400,13 +415,13 @@ CASES: list[Case] = [
          r"the data gives num_frames=3 but the model was built with num_frames=1",
          "the `posegcn` command links them; in Python pass the same `num_frames` to both"),
     Case("other_architecture", "checkpoint", "a SemGCN checkpoint (saved from Python) given to a Modulated GCN config",
-         r"checkpoint .*semgcn\.ckpt does not fit the configured model: it was written by posegcn\.lit\.semgcn\.SemGCNModule"
-         r", whose hyper-parameters posegcn\.lit\.ModulatedGCNModule does not accept \(unknown to it: bone_weight, channelwise\)",
+         r"checkpoint .*semgcn\.ckpt does not fit the configured model: it was written by posegcn\.models\.semgcn\.SemGCN"
+         r" .*the config builds posegcn\.models\.modgcn\.ModulatedGCN \(skeleton=h36m16, num_frames=1\)",
          "use the model config the checkpoint was trained with (`config.yaml` in its run folder)"),
     Case("other_architecture_accepted", "checkpoint",
          "a Modulated GCN checkpoint (from `posegcn fit`) given to `posegcn test --config configs/semgcn.yaml`",
-         r"posegcn: the checkpoint .*last\.ckpt was written by posegcn\.lit\.ModulatedGCNModule; evaluating that "
-         r"architecture, not the configured posegcn\.lit\.SemGCNModule",
+         r"posegcn: the checkpoint .*last\.ckpt was written by posegcn\.models\.ModulatedGCN; evaluating that "
+         r"architecture, not the configured posegcn\.models\.SemGCN",
          "a notice, not an error: the results are the checkpoint's architecture; use its own config to avoid surprises",
          notice=True),
     Case("checkpoint_joints", "checkpoint", "a 16-joint checkpoint loaded into a 17-joint model (Python API)",
@@ -420,7 +435,7 @@ CASES: list[Case] = [
          "check the path; `--ckpt_path last` resumes the newest run under `default_root_dir`"),
     Case("nonfinite_loss", "training", "the loss becomes NaN/inf (here: learning rate 1e12, no clipping)",
          r"training loss is (nan|inf) at global step \d+ \(epoch 0, batch \d+\): the inputs are finite",
-         "lower `--model.lr`, keep `--trainer.gradient_clip_val 1.0`; or `--model.nonfinite_loss skip`"),
+         "lower `--model.optimizer.init_args.lr`, keep `--trainer.gradient_clip_val 1.0`; or `--model.nonfinite_loss skip`"),
     Case("predict_no_image_size", "predict", "`posegcn lift` keypoints without the image size",
          r"keypoints\.npz: the image width is needed \(file entry 'width' or --width\)",
          "store `width`/`height` in the file or pass `--width --height` (pixels)"),
@@ -468,7 +483,7 @@ RUNS: dict[str, Callable[[Path], object]] = {
     "window_zero": lambda t: _cli(t, "--data.num_frames", "0"),
     "joint_count": lambda t: _cli(t, "--data.num_joints", "15"),
     "option_typo": lambda t: _cli(t, "--model.init_args.hiden", "64"),
-    "invalid_lr": lambda t: _cli(t, "--model.init_args.lr", "-0.001"),
+    "invalid_lr": lambda t: _cli(t, "--model.optimizer.init_args.lr", "-0.001"),
     "devices_zero": lambda t: _cli(t, "--trainer.accelerator", "cpu", "--trainer.devices", "0"),
     "frames_mismatch": _trainer_fit_mismatched_frames,
     "other_architecture": lambda t: _cli(t, "--ckpt_path", str(_semgcn_ckpt(t)), sub="test"),
@@ -478,7 +493,7 @@ RUNS: dict[str, Callable[[Path], object]] = {
     "truncated_checkpoint": lambda t: (_semgcn_ckpt(t), (t / "broken.ckpt").write_bytes((t / "semgcn.ckpt").read_bytes()[:1000]),
                                        _cli(t, "--ckpt_path", str(t / "broken.ckpt"), sub="test", config="semgcn.yaml"))[-1],
     "missing_checkpoint": lambda t: _cli(t, "--ckpt_path", str(t / "nope.ckpt"), sub="test"),
-    "nonfinite_loss": lambda t: _cli(t, "--model.init_args.lr", "1e12", "--trainer.gradient_clip_val", "0",
+    "nonfinite_loss": lambda t: _cli(t, "--model.optimizer.init_args.lr", "1e12", "--trainer.gradient_clip_val", "0",
                                      "--trainer.max_steps", "30", "--trainer.limit_val_batches", "0"),
     "predict_no_image_size": lambda t: _lift(t, height=1000.0),
     "predict_bad_image_size": lambda t: _lift(t, width=-1000.0, height=1000.0),
@@ -566,9 +581,7 @@ def test_window_longer_than_a_sequence_is_valid_by_edge_padding(tmp_path):
 
 
 def test_nonfinite_loss_skip_mode_warns_and_skips():
-    from posegcn.lit import ModulatedGCNModule
-
-    module = ModulatedGCNModule(num_joints=16, nonfinite_loss="skip")
+    module = _module("ModulatedGCN", "h36m16", nonfinite_loss="skip")
     batch = {"pose_2d": torch.randn(4, 16, 2), "pose_3d": torch.randn(4, 16, 3)}
     batch["pose_2d"][1, 3, 0] = float("nan")
     with pytest.warns(UserWarning, match=r"skipping the batch at global step 0 .*NaN/inf inputs"):
@@ -577,7 +590,7 @@ def test_nonfinite_loss_skip_mode_warns_and_skips():
     with pytest.raises(
         FloatingPointError, match=r"training loss is nan at global step 0 \(epoch 0, batch 5\)"
     ):
-        ModulatedGCNModule(num_joints=16).training_step(batch, 5)
+        _module("ModulatedGCN", "h36m16").training_step(batch, 5)
 
 
 # --------------------------------------------------------------------------- how errors are shown
@@ -601,7 +614,7 @@ def test_input_errors_print_one_line_and_exit_2(capsys, monkeypatch):
         (PoseGCNInputError("data.npz: bad units"), "posegcn: error: data.npz: bad units"),
         (wrapped, "posegcn: error: unknown subject 'S99': the file has ['S1']"),  # no quotes, one line
         (ValueError("Invalid learning rate: -1.0"), "posegcn: error: Invalid learning rate: -1.0 (torch.optim's "
-         "check of the optimiser arguments; check --model.init_args.lr)"),
+         "check of the optimiser arguments; check --model.optimizer.init_args.lr)"),
     ]:  # fmt: skip
         with pytest.raises(SystemExit) as exit_:
             _raising(exc)()
@@ -635,8 +648,8 @@ def test_traceback_opt_in_through_the_command(tmp_path):
 def test_same_class_resolves_re_exported_paths():
     from posegcn.cli import _same_class
 
-    assert _same_class("posegcn.lit.SemGCNModule", "posegcn.lit.semgcn.SemGCNModule")
-    assert not _same_class("posegcn.lit.SemGCNModule", "posegcn.lit.ModulatedGCNModule")
+    assert _same_class("posegcn.models.SemGCN", "posegcn.models.semgcn.SemGCN")
+    assert not _same_class("posegcn.models.SemGCN", "posegcn.models.ModulatedGCN")
 
 
 def test_argument_errors_lose_the_type_union_trace():

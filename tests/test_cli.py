@@ -49,9 +49,12 @@ def test_configs_exist():
 @pytest.mark.parametrize("config", MODEL_CONFIGS, ids=lambda p: p.name)
 def test_model_config_builds_on_synthetic_data(config, tmp_path):
     cli = build_cli(["--config", str(config), *_synthetic_args(tmp_path)], run=False)
-    # the joint count comes from the model config's data section and reaches the model
-    assert cli.model.num_joints == cli.datamodule.num_joints
-    assert cli.model.num_frames == cli.datamodule.num_frames
+    # the skeleton (by name) and the window length come from the model config's data section and
+    # reach the network itself, not only the module's arguments (the silent-link pitfall)
+    dm, net = cli.datamodule, cli.model.net
+    assert cli.model.hparams.skeleton == dm.skeleton.name
+    assert net.skeleton is dm.skeleton and net.num_joints == dm.skeleton.num_joints
+    assert getattr(net, "num_frames", 1) == cli.model.num_frames == dm.num_frames
     expected = {"semgcn.yaml": 267_343, "semgcn_nonlocal.yaml": 434_703, "modgcn.yaml": 287_923}
     if config.name in expected:
         assert cli.model.num_joints == 16
@@ -73,15 +76,83 @@ def test_ablation_overrides_apply(ablation, tmp_path):
         run=False,
     )
     wanted = yaml.safe_load(ablation.read_text())["model"]["init_args"]
-    for key, value in wanted.items():
-        assert cli.model.hparams[key] == value, key
+    for part in ("net", "loss"):
+        for key, value in wanted[part]["init_args"].items():
+            assert cli.model.hparams[part]["init_args"][key] == value, (part, key)
+    weights = {k: w for k, w in wanted["loss"]["init_args"].items() if w}
+    assert {k: w for k, w in cli.model.criterion.weights.items() if w} == weights
 
 
-def test_joint_count_link_from_command_line(tmp_path):
+def test_skeleton_link_from_command_line(tmp_path):
     cli = build_cli(["--config", str(REPO / "configs" / "modgcn.yaml"), *_synthetic_args(tmp_path),
                      "--data.num_joints", "17"], run=False)  # fmt: skip
-    assert cli.model.num_joints == 17
-    assert cli.model.net.num_joints == 17
+    assert cli.model.skeleton.name == "h36m17" and cli.model.hparams.skeleton == "h36m17"
+    assert cli.model.net.skeleton.name == "h36m17" and cli.model.net.num_joints == 17
+
+
+def test_window_length_link_reaches_the_network(tmp_path):
+    base = [
+        "--config",
+        str(REPO / "configs" / "dgnet.yaml"),
+        *_synthetic_args(tmp_path),
+        "--data.num_joints",
+        "17",
+    ]
+    cli = build_cli([*base, "--data.num_frames", "6", "--model.net.init_args.num_frames", "6",
+                     "--model.net.init_args.hidden", "8", "--model.net.init_args.num_blocks", "1"], run=False)  # fmt: skip
+    assert cli.model.num_frames == cli.model.net.num_frames == cli.datamodule.num_frames == 6
+    # a window length given to the data only is refused, naming the network's key
+    with pytest.raises(ValueError, match="net.init_args.num_frames"):
+        build_cli([*base, "--data.num_frames", "6"], run=False)
+
+
+def test_other_17_joint_layout_keeps_its_own_graph(tmp_path):
+    """MPI-INF-3DHP's own 17-joint order is not Human3.6M's: the network is built for the named skeleton."""
+    from functools import partial
+
+    from posegcn.lit import PoseLiftingModule
+    from posegcn.losses import WeightedLoss
+    from posegcn.models import SemGCN
+    from posegcn.skeleton import H36M_17, MPI_INF_3DHP_17
+
+    model = PoseLiftingModule(
+        net=partial(SemGCN, hidden=8, num_blocks=1),
+        loss=partial(WeightedLoss, mse=1.0),
+        skeleton="mpi_inf_3dhp17",
+    )
+    assert model.net.skeleton is MPI_INF_3DHP_17
+    assert not torch.equal(MPI_INF_3DHP_17.adjacency(), H36M_17.adjacency())
+
+
+@pytest.mark.parametrize(
+    ("args", "new_key"),
+    [
+        (["--model.lr", "0.002"], "--model.optimizer.init_args.lr"),
+        (["--model.lr_decay_every", "4"], "--model.lr_scheduler.init_args.every"),
+        (["--model.hidden", "64"], "--model.net.init_args.hidden"),
+        (["--model.bone_weight", "1.0"], "--model.loss.init_args.bone"),
+        (["--model.sparsity_weight", "1e-6"], "--model.loss.init_args.sparsity"),
+    ],
+)
+def test_renamed_keys_fail_naming_the_new_key(args, new_key, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--config", str(REPO / "configs" / "modgcn.yaml"), *_synthetic_args(tmp_path), *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("posegcn: error:") and new_key in err[0], err
+
+
+def test_old_module_config_fails_naming_the_new_structure(tmp_path, capsys):
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        "model:\n  class_path: posegcn.lit.SemGCNModule\n  init_args:\n    hidden: 128\n    lr: 0.001\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(old), *_synthetic_args(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and "posegcn.lit.PoseLiftingModule" in err[0] and "posegcn.models.SemGCN" in err[0]
+    ), err
 
 
 def _fit_and_test(tmp_path: Path, data_root: Path, extra: list[str]) -> Path:
@@ -105,7 +176,14 @@ def test_short_training_run_learns(tmp_path):
     metrics_file = _fit_and_test(
         tmp_path,
         data_root,
-        ["--data.frames_per_take", "40", "--trainer.max_epochs", "4", "--model.lr", "0.002"],
+        [
+            "--data.frames_per_take",
+            "40",
+            "--trainer.max_epochs",
+            "4",
+            "--model.optimizer.init_args.lr",
+            "0.002",
+        ],
     )
     metrics = json.loads(metrics_file.read_text())["metrics"]
     for key in ("mpjpe", "mpjpe_actionwise", "p_mpjpe", "n_mpjpe", "pck", "auc", "mpjpe/Walking"):

@@ -31,7 +31,7 @@ from posegcn.predict import load_module
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC = str(REPO / "configs" / "data" / "synthetic.yaml")
 #: A small network of each paper config's architecture, so that every test stays fast.
-SMALL = ["--model.hidden", "16", "--model.num_blocks", "2"]
+SMALL = ["--model.net.init_args.hidden", "16", "--model.net.init_args.num_blocks", "2"]
 #: config, and how its original script saves: ``main_gcn.py``'s dict or the CPN code's bare state dict.
 CASES = {
     "semgcn": ("semgcn.yaml", "main_gcn"),
@@ -188,7 +188,7 @@ def test_other_architecture_is_named(tmp_path):
 
 def test_wrong_channels_are_named_with_both_shapes(tmp_path):
     modgcn = str(REPO / "configs" / "modgcn.yaml")
-    wide = build_cli(["--config", modgcn, "--model.hidden", "384", "--model.num_blocks", "2"], run=False)
+    wide = build_cli(["--config", modgcn, "--model.net.init_args.hidden", "384", "--model.net.init_args.num_blocks", "2"], run=False)
     original = write_original("modgcn_gt", tmp_path / "wide.pth.tar", wide.model)
     with pytest.raises(
         OriginalCheckpointError,

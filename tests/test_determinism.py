@@ -37,7 +37,7 @@ def _fit(tmp_path: Path, name: str, *extra: str) -> tuple[dict[str, str], dict]:
         "fit", "--config", str(REPO / "configs" / "modgcn.yaml"), "--config", SYNTHETIC,
         "--data.root", str(tmp_path / "synthetic"), "--data.frames_per_take", "24",
         "--data.downsample", "8", "--data.eval_downsample", "8", "--data.flip_augment", "true",
-        "--model.init_args.dropout", "0.2",  # random dropout masks must repeat as well
+        "--model.init_args.net.init_args.dropout", "0.2",  # random dropout masks must repeat as well
         "--trainer.max_epochs", "2", "--figures.every_n_epochs", "0",
         "--trainer.default_root_dir", str(run), "--trainer.enable_progress_bar", "false", *extra,
     ])  # fmt: skip

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from posegcn.data import load_h36m
-from posegcn.models.dgnet import DGNet, DGNetOutput, balanced_coordinates, multi_level_loss, pose_l2_loss
+from posegcn.losses import MultiLevelLoss, pose_l2_loss
+from posegcn.models.dgnet import DGNet, DGNetOutput, balanced_coordinates
 from posegcn.nn.dynamical_spatial_graph import DynamicalSpatialGraphConv
 from posegcn.nn.dynamical_temporal_graph import DynamicalTemporalGraphConv
 from posegcn.nn.fixed_graphs import FixedSpatialGraphConv
@@ -128,7 +129,7 @@ def test_dynamic_affinities_of_a_block() -> None:
         assert ((q_f != 0).sum(-1) == 4).all() and ((q_b != 0).sum(-1) == 4).all()
 
 
-def test_multi_level_loss_matches_hand_reference() -> None:
+def test_multi_level_loss_module_matches_hand_reference() -> None:
     rng = np.random.default_rng(0)
     target = rng.normal(size=(2, 4, 17, 3))
     pose = rng.normal(size=target.shape)
@@ -146,12 +147,12 @@ def test_multi_level_loss_matches_hand_reference() -> None:
 
     output = DGNetOutput(torch.from_numpy(pose), [torch.from_numpy(p) for p in blocks])
     expected = eq15(pose) + 0.1 * sum(eq15(p) for p in blocks)
-    got = multi_level_loss(output, torch.from_numpy(target), lam=0.1)
+    got = MultiLevelLoss(lam=0.1)(output, torch.from_numpy(target))
     assert got.item() == pytest.approx(expected, rel=1e-12)
     mean = pose_l2_loss(torch.from_numpy(pose), torch.from_numpy(target), reduction="mean")
     assert mean.item() == pytest.approx(eq15(pose) / (4 * 17), rel=1e-12)
     # No block poses (eval mode): the network loss alone.
-    no_blocks = multi_level_loss(DGNetOutput(torch.from_numpy(pose), []), torch.from_numpy(target))
+    no_blocks = MultiLevelLoss()(DGNetOutput(torch.from_numpy(pose), []), torch.from_numpy(target))
     assert no_blocks.item() == pytest.approx(eq15(pose), rel=1e-12)
     with pytest.raises(ValueError, match="same shape"):
         pose_l2_loss(torch.zeros(2, 4, 17, 3), torch.zeros(2, 4, 16, 3))
@@ -185,7 +186,7 @@ def test_short_overfit_reduces_loss(one_thread) -> None:
     losses = []
     for _ in range(60):
         opt.zero_grad()
-        loss = multi_level_loss(model(x), y)
+        loss = MultiLevelLoss()(model(x), y)
         loss.backward()
         opt.step()
         losses.append(loss.item())

@@ -30,19 +30,28 @@ def _args(root: Path) -> list[str]:
 @pytest.mark.parametrize("no_knn", [False, True])
 def test_dgnet_configs_build_with_linked_window(tmp_path, no_knn):
     cli = build_cli(
-        [*_args(tmp_path), "--data.num_frames", "5", "--model.no_knn", str(no_knn).lower()], run=False
+        [
+            *_args(tmp_path),
+            "--data.num_frames",
+            "5",
+            "--model.net.init_args.num_frames",
+            "5",
+            "--model.net.init_args.no_knn",
+            str(no_knn).lower(),
+        ],
+        run=False,
     )
-    assert cli.model.num_frames == cli.datamodule.num_frames == 5
+    assert cli.model.num_frames == cli.model.net.num_frames == cli.datamodule.num_frames == 5
     assert cli.model.window_center == cli.datamodule.window_center == 2
     has_knn = any("Dynamical" in type(m).__name__ for m in cli.model.net.modules())
     assert has_knn is not no_knn
 
 
 def test_dgnet_fixed_connections_through_the_cli(tmp_path):
-    cli = build_cli([*_args(tmp_path), "--model.connections", "fixed"], run=False)
+    cli = build_cli([*_args(tmp_path), "--model.net.init_args.connections", "fixed"], run=False)
     graphs = [m for m in cli.model.net.modules() if "Dynamical" in type(m).__name__]
     assert graphs and all(g.fixed_neighbours is not None for g in graphs)
-    assert cli.model.hparams.connections == "fixed"
+    assert cli.model.hparams.net["init_args"]["connections"] == "fixed"
 
 
 @pytest.mark.slow
@@ -50,7 +59,8 @@ def test_dgnet_short_training_run_learns(tmp_path):
     data_root = tmp_path / "synthetic"
     run = tmp_path / "run"
     common = [
-        *_args(data_root), "--data.frames_per_take", "40", "--model.hidden", "64", "--model.num_blocks", "2",
+        *_args(data_root), "--data.frames_per_take", "40", "--model.net.init_args.hidden", "64",
+        "--model.net.init_args.num_blocks", "2",
         "--data.downsample", "2", "--data.eval_downsample", "4", "--figures.every_n_epochs", "0",
         "--trainer.default_root_dir", str(run), "--trainer.enable_progress_bar", "false",
     ]  # fmt: skip
@@ -85,7 +95,9 @@ def test_dgnet_configs_full_rank_heads_and_a_decay_for_200_epochs(tmp_path, conf
     assert layers and {m.weights for m in layers} == {"decoupled"}  # issue 13 §1
     # Issue 13 §5: the rate the paper leaves open must suit 200 epochs — not below 1e-4 at the
     # half-way point, ending near 1e-5 (×0.98 per epoch: 1.3e-4 and 1.8e-5).
-    h, epochs = cli.model.hparams, cli.trainer.max_epochs
-    assert epochs == 200 and h.lr_decay_interval == "epoch" and h.lr_decay_every == 1
-    assert h.lr * h.lr_decay ** (epochs // 2) > 1e-4
-    assert 1e-5 < h.lr * h.lr_decay ** (epochs - 1) < 1e-4
+    schedule = cli.model.configure_optimizers()["lr_scheduler"]
+    staircase, epochs = schedule["scheduler"], cli.trainer.max_epochs
+    lr = staircase.base_lrs[0]
+    assert epochs == 200 and schedule["interval"] == "epoch" and staircase.step_size == 1
+    assert lr * staircase.gamma ** (epochs // 2) > 1e-4
+    assert 1e-5 < lr * staircase.gamma ** (epochs - 1) < 1e-4

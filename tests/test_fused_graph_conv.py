@@ -135,13 +135,22 @@ def test_fused_attribute_selects_the_op_per_layer(name, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
 def test_compile_network_flag_compiles_in_place_with_the_same_output_and_keys():
+    from functools import partial
+
     from posegcn._compat import is_compiled
-    from posegcn.lit import ModulatedGCNModule
+    from posegcn.lit import PoseLiftingModule
+    from posegcn.losses import WeightedLoss
+    from posegcn.models import ModulatedGCN
 
     modules = []
     for compiled in (False, True):
         torch.manual_seed(0)
-        module = ModulatedGCNModule(num_joints=16, hidden=16, num_blocks=1, compile_network=compiled)
+        module = PoseLiftingModule(
+            net=partial(ModulatedGCN, hidden=16, num_blocks=1),
+            loss=partial(WeightedLoss, mse=1.0),
+            skeleton="h36m16",
+            compile_network=compiled,
+        )
         module.setup("fit")
         modules.append(module)
     plain, compiled = modules

@@ -13,7 +13,7 @@ import torch
 from posegcn.cli import build_cli, main
 from posegcn.data import HumanEvaDataModule, HumanEvaFiles, load_humaneva
 from posegcn.data.formats.humaneva import HUMANEVA_EXTRINSICS
-from posegcn.skeleton import HUMANEVA_15, skeleton_for
+from posegcn.skeleton import HUMANEVA_15, skeleton_named
 from posegcn.synthetic import generate_synthetic_humaneva
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,11 +74,9 @@ def test_humaneva_skeleton():
     # limbs hang off the thorax (arms) and the pelvis (legs), the head off the thorax
     assert s.parents[s.index("LShoulder")] == s.parents[s.index("Head")] == s.index("Thorax")
     assert s.parents[s.index("RHip")] == s.index("Pelvis")
-    assert skeleton_for(15) is HUMANEVA_15 and skeleton_for(16).name == "h36m16"
-    with pytest.raises(ValueError, match="num_joints=15 in layout 'h36m'"):
-        skeleton_for(15, "h36m")
-    with pytest.raises(ValueError, match="num_joints=20"):
-        skeleton_for(20)
+    assert skeleton_named("humaneva15") is HUMANEVA_15 and skeleton_named("h36m16").name == "h36m16"
+    with pytest.raises(ValueError, match="unknown skeleton 'humaneva16'"):
+        skeleton_named("humaneva16")
 
 
 # ----------------------------------------------------------------------------- reader

@@ -161,7 +161,11 @@ def test_synthetic_file_is_consistent(tmp_path):
 
 
 def test_datamodule_protocol_and_model_eval_joints(tmp_path):
-    from posegcn.lit import ModulatedGCNModule
+    from functools import partial
+
+    from posegcn.lit import PoseLiftingModule
+    from posegcn.losses import WeightedLoss
+    from posegcn.models import ModulatedGCN
 
     generate_synthetic_3dhp_test(tmp_path, frames_per_sequence=20)
     dm = MPIINF3DHPDataModule(root=str(tmp_path), num_joints=16, eval_batch_size=50, num_frames=3)
@@ -176,12 +180,12 @@ def test_datamodule_protocol_and_model_eval_joints(tmp_path):
     # the model takes the data module's joint subset unless it has its own
     dm = MPIINF3DHPDataModule(root=str(tmp_path), num_joints=16)
     dm.setup("test")  # as the Trainer does, before the module's setup
-    model = ModulatedGCNModule(num_joints=16, hidden=8, num_blocks=1)
+    model = PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16")
     model._trainer = types.SimpleNamespace(datamodule=dm)
     model.setup("test")
     assert model.test_metrics["pck"].joints == dm.eval_joints
     assert model.test_metrics.group_names == ["GS", "noGS", "Outdoor"]
-    own = ModulatedGCNModule(num_joints=16, hidden=8, num_blocks=1, eval_joints=[1, 2])
+    own = PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16", eval_joints=[1, 2])
     own._trainer = types.SimpleNamespace(datamodule=dm)
     own.setup("test")
     assert own.test_metrics["pck"].joints == [1, 2]

@@ -45,7 +45,7 @@ def _run_args(data_root: Path, run_dir: Path) -> list[str]:
         "--config", str(REPO / "configs" / "modgcn.yaml"), "--config", SYNTHETIC,
         "--config", str(REPO / "configs" / "data" / "h36m_heldout.yaml"),
         "--data.root", str(data_root), "--data.frames_per_take", "24", "--data.downsample", "4",
-        "--data.eval_downsample", "8", "--data.flip_augment", "true", "--model.dropout", "0.2",
+        "--data.eval_downsample", "8", "--data.flip_augment", "true", "--model.net.init_args.dropout", "0.2",
         "--trainer.max_epochs", "2", "--trainer.deterministic", "true",
         "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(run_dir),
         "--checkpoint.dirpath", str(run_dir / "checkpoints"), "--checkpoint.every_n_train_steps", "7",
@@ -202,11 +202,14 @@ def test_ckpt_path_last_resumes_without_a_fixed_checkpoint_folder(tmp_path, monk
 
 @pytest.mark.parametrize("resuming", [True, False])
 def test_random_state_is_restored_only_when_resuming(resuming):
+    from functools import partial
     from types import SimpleNamespace
 
-    from posegcn.lit import ModulatedGCNModule
+    from posegcn.lit import PoseLiftingModule
+    from posegcn.losses import WeightedLoss
+    from posegcn.models import ModulatedGCN
 
-    module = ModulatedGCNModule(num_joints=16, hidden=8, num_blocks=1)
+    module = PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16")
     torch.manual_seed(123)
     checkpoint = {"state_dict": module.state_dict()}
     module.on_save_checkpoint(checkpoint)

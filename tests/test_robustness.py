@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
-from posegcn.lit import ModulatedGCNModule
-from posegcn.lit.base import add_pixel_noise, noise_key, noise_table
+from posegcn.lit import PoseLiftingModule
+from posegcn.lit.module import add_pixel_noise, noise_key, noise_table
+from posegcn.losses import WeightedLoss
+from posegcn.models import ModulatedGCN
 
 
 def test_noise_has_sigma_pixels_after_denormalisation():
@@ -32,6 +36,6 @@ def test_noise_keys_and_validation():
         {f"noise5/{m}": 1.0 for m in ("mpjpe", "p_mpjpe", "mpjpe_actionwise", "p_mpjpe_actionwise")}, [5]
     )
     assert "P-MPJPE" in table and "5" in table
-    assert ModulatedGCNModule(test_noise_px=[5, 10]).test_noise_px == [5.0, 10.0]
+    assert PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16", test_noise_px=[5, 10]).test_noise_px == [5.0, 10.0]
     with pytest.raises(ValueError, match="test_noise_px"):
-        ModulatedGCNModule(test_noise_px=[-1])
+        PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16", test_noise_px=[-1])

@@ -1,8 +1,6 @@
-"""LightningModules: one per architecture, sharing :class:`PoseLiftingModule`."""
+"""The LightningModule of posegcn and the optimiser/schedule classes its configs name."""
 
-from posegcn.lit.base import PoseLiftingModule
-from posegcn.lit.dgnet import DGNetModule
-from posegcn.lit.modgcn import ModulatedGCNModule
-from posegcn.lit.semgcn import SemGCNModule
+from posegcn.lit.module import PoseLiftingModule
+from posegcn.lit.optim import Adam, StaircaseLR
 
-__all__ = ["DGNetModule", "ModulatedGCNModule", "PoseLiftingModule", "SemGCNModule"]
+__all__ = ["Adam", "PoseLiftingModule", "StaircaseLR"]

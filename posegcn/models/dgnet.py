@@ -10,7 +10,7 @@ A window of ``T`` frames of 2D poses ``[B, T, N, 2]`` is lifted to the 3D poses 
    ending in a head that predicts a block-level 3D pose;
 3. the features of all blocks, concatenated, are mapped to the network-level 3D pose.
 
-Training uses the multi-level loss of Eq. 15–17 (:func:`multi_level_loss`); at test
+Training uses the multi-level loss of Eq. 15–17 (:class:`posegcn.losses.MultiLevelLoss`); at test
 time only the network-level pose is used and the block heads are skipped.
 
 Choices the paper leaves open (defaults per ``shared/design/dgnet.md``; those with
@@ -59,8 +59,6 @@ __all__ = [
     "DGNetOutput",
     "DGConvBlock",
     "residual_graph_module",
-    "pose_l2_loss",
-    "multi_level_loss",
     "balanced_coordinates",
 ]
 
@@ -462,49 +460,6 @@ class DGNet(nn.Module):
             for hook in hooks:
                 hook.remove()
         return {name: m.affinity(captured[name]) for name, m in layers.items()}
-
-
-def pose_l2_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
-    r"""The 3D pose loss of Eq. 15/16: ``Σ_t Σ_i ‖ρ̂_t^i − ρ_t^i‖²``, averaged over the batch.
-
-    ``reduction``:
-        * ``"sum"`` — Eq. 15–16 as written: squared Euclidean errors summed over all
-          ``T`` frames and ``N`` joints of a window, then the mean over windows.
-        * ``"mean"`` — the mean squared Euclidean error per joint (Eq. 15–16 divided by
-          ``T·N``), which keeps the loss scale independent of window size and skeleton.
-
-    Shapes:
-        ``pred, target [B, T, N, 3] → []``.
-    """
-    if pred.shape != target.shape or pred.dim() != 4 or pred.shape[-1] != 3:
-        raise ValueError(
-            f"pose_l2_loss: expected pred and target of the same shape [B, T, N, 3], "
-            f"got {tuple(pred.shape)} and {tuple(target.shape)}"
-        )
-    sq = (pred - target).pow(2).sum(dim=-1)  # [B, T, N]
-    if reduction == "sum":
-        return sq.sum(dim=(1, 2)).mean()
-    if reduction == "mean":
-        return sq.mean()
-    raise ValueError(f"pose_l2_loss: unknown reduction {reduction!r}; expected 'sum' or 'mean'")
-
-
-def multi_level_loss(
-    output: DGNetOutput, target: torch.Tensor, lam: float = 0.1, reduction: str = "sum"
-) -> torch.Tensor:
-    r"""Multi-level 3D pose supervision, Eq. 17: ``L_total = L_network + λ Σ_blocks L_block``.
-
-    ``L_network`` (Eq. 16) and each ``L_block`` (Eq. 15) are :func:`pose_l2_loss` over all
-    ``T`` frames and ``N`` joints.  With no block poses (block heads skipped) it is the
-    network loss alone, Table XI's "Network Loss" setting.
-
-    Shapes:
-        ``output.pose [B, T, N, 3]``, ``target [B, T, N, 3] → []``.
-    """
-    loss = pose_l2_loss(output.pose, target, reduction)
-    for block_pose in output.block_poses:
-        loss = loss + lam * pose_l2_loss(block_pose, target, reduction)
-    return loss
 
 
 def balanced_coordinates(

@@ -1,11 +1,12 @@
-"""The shared LightningModule of every 2D→3D lifting network in posegcn.
+"""The LightningModule of every 2D→3D lifting network in posegcn.
 
-:class:`PoseLiftingModule` owns what all architectures share — the optimiser and
-the papers' learning-rate schedules, the validation/test metrics (Protocol #1/#2,
+An architecture is a network class and a loss, nothing else: :class:`PoseLiftingModule`
+receives both, and its optimiser and learning-rate schedule, by dependency injection
+(Lightning's ``OptimizerCallable`` / ``LRSchedulerCallable``; a config names each by
+``class_path`` + ``init_args``), builds them for the data's skeleton, and owns what all
+architectures share — the training step, the validation/test metrics (Protocol #1/#2,
 N-MPJPE, 3DPCK/AUC, action-wise), test-time flip augmentation, logging and the
-end-of-test report — so that an architecture module only says how to build its
-network and its loss (:meth:`build_network`-style ``__init__`` and
-:meth:`training_loss`).
+end-of-test report.
 
 Batches are dicts made by :mod:`posegcn.data.datamodule`:
 ``pose_2d [B, (T,) J, 2]`` normalised screen coordinates, ``pose_3d [B, (T,) J, 3]``
@@ -18,19 +19,24 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
+from torch import nn
 
+from posegcn._compat import attached_trainer, is_compiled
 from posegcn.callbacks import run_log_dir
 from posegcn.checkpointing import final_epoch_summary
 from posegcn.errors import NonFiniteLossError, PoseGCNInputError
+from posegcn.lit.optim import Adam, StaircaseLR
 from posegcn.metrics import ROOT_ALIGNMENTS, PoseMetrics
-from posegcn.skeleton import Skeleton, skeleton_for
+from posegcn.skeleton import Skeleton, skeleton_named
 
-__all__ = ["PoseLiftingModule", "staircase_decay", "add_pixel_noise", "noise_key", "noise_table"]
+__all__ = ["PoseLiftingModule", "add_pixel_noise", "noise_key", "noise_table"]
 
 #: Metrics reported per noise level of ``test_noise_px``.
 NOISE_METRICS = ("mpjpe", "p_mpjpe", "mpjpe_actionwise", "p_mpjpe_actionwise")
@@ -46,13 +52,10 @@ VALIDATION_KEYS = (
     "pck",
     "auc",
 )
+#: The arguments a module is built from by dependency injection (classes named in the config).
+INJECTED = ("net", "loss", "optimizer", "lr_scheduler")
 #: Image width assumed when a batch carries no ``image_width`` (all Human3.6M cameras).
 DEFAULT_IMAGE_WIDTH = 1000.0
-
-
-def staircase_decay(step: int, decay: float, every: int) -> float:
-    """Learning-rate factor ``decay ** floor(step / every)`` (the papers' staircase schedule)."""
-    return decay ** (step // every)
 
 
 def noise_key(sigma: float) -> str:
@@ -108,24 +111,36 @@ def _finite_or_none(results: dict[str, float]) -> dict[str, float | None]:
     return {k: (v if math.isfinite(v) else None) for k, v in results.items()}
 
 
+def network_pose(output: torch.Tensor | Any) -> torch.Tensor:
+    """The 3D pose a network returned: the tensor itself, or its ``pose`` (DG-Net's ``DGNetOutput``)."""
+    return output if isinstance(output, torch.Tensor) else output.pose
+
+
 class PoseLiftingModule(pl.LightningModule):
-    """Base module: metrics, optimisation, flip augmentation and reporting.
+    """Lifts 2D keypoints to 3D with an injected network, loss, optimiser and schedule.
 
     Args:
-        num_joints: joints of the skeleton (16 or 17 for Human3.6M); linked from
-            ``data.num_joints`` by the ``posegcn`` command.
-        num_frames: frames per input window (1 for single-frame models).
-        lr: initial Adam learning rate.
-        amsgrad: use the AMSGrad variant (Modulated GCN CPN recipe).
-        weight_decay: Adam weight decay.
-        lr_decay: multiplicative learning-rate decay factor.
-        lr_decay_every: apply ``lr_decay`` every this many steps/epochs (staircase).
-        lr_decay_interval: ``"step"`` for the papers' ×0.96 every 100k *iterations*,
-            ``"epoch"`` for ×0.9 every 4 epochs.
+        net: the network class with its arguments (``class_path`` + ``init_args`` in YAML:
+            ``posegcn.models.SemGCN``, ``ModulatedGCN``, ``DGNet``), called with the skeleton.
+            It maps ``[B, J, 2] → [B, J, 3]`` (single frame) or ``[B, T, J, 2] →`` poses of every
+            frame ``[B, T, J, 3]``, as a tensor or an output with ``pose`` (:func:`network_pose`).
+        loss: the training loss class with its weights (:mod:`posegcn.losses`:
+            ``WeightedLoss``, ``MultiLevelLoss``), called with the skeleton; training minimises
+            ``loss(output, target, net)`` and logs each of its terms as ``train/<term>``.
+        skeleton: name of the joint layout (:data:`posegcn.skeleton.SKELETONS`: ``h36m17``,
+            ``h36m16``, ``humaneva15``, …); the ``posegcn`` command links it from the data module,
+            and checkpoints carry it.
+        num_frames: frames per input window (1 for single-frame networks); linked from the data.
+            A temporal network (one with a ``num_frames`` attribute) must be built for the same.
+        optimizer: the optimiser class with its arguments, called with the parameters
+            (default :class:`posegcn.lit.Adam`: fused whenever the parameters allow it).
+        lr_scheduler: the schedule, called with the optimiser (default :class:`posegcn.lit.StaircaseLR`,
+            ×0.96 every 100k steps).  Lightning steps it per ``interval`` attribute (``"step"``
+            or ``"epoch"``; per epoch when the scheduler has none).
         test_flip: average each evaluation prediction with the un-flipped
             prediction of the horizontally flipped input (VideoPose3D, Modulated GCN CPN).
         eval_joints: evaluate on this subset of joint indices only (e.g. the 14
-            MPI-INF-3DHP joints); ``None`` = all joints.
+            MPI-INF-3DHP joints); ``None`` = all joints (or the data module's protocol subset).
         test_noise_px: robustness evaluation (DG-Net Table X): ``test`` additionally
             evaluates the test set with Gaussian noise of each σ (pixels) added to the
             2D input, e.g. ``[5, 10, 15, 20]``.  σ px is ``2σ/w`` normalised units, with
@@ -151,14 +166,12 @@ class PoseLiftingModule(pl.LightningModule):
 
     def __init__(
         self,
-        num_joints: int = 17,
+        net: Callable[[Skeleton], nn.Module],
+        loss: Callable[[Skeleton], nn.Module],
+        skeleton: str,
         num_frames: int = 1,
-        lr: float = 1e-3,
-        amsgrad: bool = False,
-        weight_decay: float = 0.0,
-        lr_decay: float = 0.96,
-        lr_decay_every: int = 100_000,
-        lr_decay_interval: Literal["step", "epoch"] = "step",
+        optimizer: OptimizerCallable = Adam,
+        lr_scheduler: LRSchedulerCallable = StaircaseLR,
         test_flip: bool = False,
         eval_joints: list[int] | None = None,
         test_noise_px: list[float] | None = None,
@@ -167,19 +180,28 @@ class PoseLiftingModule(pl.LightningModule):
         compile_network: bool = False,
     ) -> None:
         super().__init__()
+        # Under the posegcn command the hyper-parameters are the config (class paths and plain
+        # values, what checkpoints need); built directly, the injected callables are left out.
+        self.save_hyperparameters()
+        for key in INJECTED:
+            if callable(self.hparams.get(key)):
+                del self.hparams[key]
         if num_frames < 1:
             raise PoseGCNInputError(f"num_frames must be >= 1, got {num_frames}")
-        if lr_decay_every < 1:
-            raise PoseGCNInputError(f"lr_decay_every must be >= 1, got {lr_decay_every}")
-        self.num_joints = num_joints
+        self.skeleton: Skeleton = skeleton_named(skeleton)
         self.num_frames = num_frames
         self.window_center = (num_frames - 1) // 2
-        self.lr = lr
-        self.amsgrad = amsgrad
-        self.weight_decay = weight_decay
-        self.lr_decay = lr_decay
-        self.lr_decay_every = lr_decay_every
-        self.lr_decay_interval = lr_decay_interval
+        self.net = net(self.skeleton)
+        self.criterion = loss(self.skeleton)
+        built_for = getattr(self.net, "num_frames", 1)
+        if built_for != num_frames:
+            raise PoseGCNInputError(
+                f"the data gives windows of num_frames={num_frames} but the network {type(self.net).__name__} "
+                f"was built for num_frames={built_for}; set both to the same value "
+                f"(--data.num_frames / --model.net.init_args.num_frames)"
+            )
+        self.optimizer = optimizer
+        self.lr_scheduler = lr_scheduler
         self.test_flip = test_flip
         self.eval_joints = eval_joints
         self.test_noise_px = [float(sigma) for sigma in (test_noise_px or [])]
@@ -205,16 +227,18 @@ class PoseLiftingModule(pl.LightningModule):
         self.noise_metrics: dict[str, PoseMetrics] = {}
         self.last_test_results: dict[str, float] = {}
 
-    # ------------------------------------------------------------------ skeleton
     @property
-    def skeleton(self) -> Skeleton:
-        """The skeleton the network was built for, from the joint count: 16/17 → Human3.6M, 15 → HumanEva-I."""
-        return skeleton_for(self.num_joints)
+    def num_joints(self) -> int:
+        return self.skeleton.num_joints
 
-    # ------------------------------------------------------------------ to override
+    def forward(self, pose_2d: torch.Tensor) -> torch.Tensor:
+        """The network's 3D poses: ``[B, J, 2] → [B, J, 3]`` or ``[B, T, J, 2] → [B, T, J, 3]``."""
+        return network_pose(self.net(pose_2d))
+
     def training_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Return the loss to minimise and a dict of named terms to log."""
-        raise NotImplementedError
+        """The loss to minimise and its named terms: the injected loss on the network's output."""
+        terms = self.criterion.terms(self.net(batch["pose_2d"]), batch["pose_3d"], self.net)
+        return self.criterion.combine(terms), terms
 
     def predict_pose(self, pose_2d: torch.Tensor) -> torch.Tensor:
         """The network's 3D pose ``[B, J, 3]`` for the evaluated frame of each sample.
@@ -227,17 +251,19 @@ class PoseLiftingModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
-        net = getattr(self, "net", None)
-        if self.compile_network and net is not None and getattr(net, "_compiled_call_impl", None) is None:
-            net.compile()
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if self.compile_network and not is_compiled(self.net):
+            self.net.compile()
+        trainer = attached_trainer(self)
+        dm = trainer.datamodule if trainer is not None else None
         if dm is not None:
-            for attr, mine in (("num_joints", self.num_joints), ("num_frames", self.num_frames)):
+            # Modules built outside the posegcn command (no links) still refuse other data.
+            for attr, mine in (("skeleton", self.skeleton.name), ("num_frames", self.num_frames)):
                 theirs = getattr(dm, attr, None)
+                theirs = theirs.name if isinstance(theirs, Skeleton) else theirs
                 if theirs is not None and theirs != mine:
                     raise PoseGCNInputError(
                         f"the data gives {attr}={theirs} but the model was built with {attr}={mine}; "
-                        f"set both to the same value (e.g. --data.{attr} {mine} --model.{attr} {mine})"
+                        f"build the model for the data's {attr}"
                     )
         group_names = list(getattr(dm, "action_names", None) or ["all"])
         # A data module may prescribe its protocol's joint subset (MPI-INF-3DHP: 14 joints).
@@ -268,26 +294,20 @@ class PoseLiftingModule(pl.LightningModule):
             self.noise_metrics = {noise_key(sigma): metrics() for sigma in self.test_noise_px}
 
     def configure_optimizers(self) -> dict[str, Any]:
-        params = list(self.parameters())
-        # The fused kernel updates all tensors in one pass (≈1.5 ms less per step on 2 CPU cores than
-        # the per-tensor loop); it exists for CPU and CUDA floating-point parameters only.
-        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-        optimizer = torch.optim.Adam(
-            params, lr=self.lr, amsgrad=self.amsgrad, weight_decay=self.weight_decay, fused=fused
-        )
-        decay, every = self.lr_decay, self.lr_decay_every
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: staircase_decay(i, decay, every))
-        # interval="step" makes Lightning step the schedule every iteration, so the
-        # staircase counts iterations as the papers do (100k iterations, not epochs).
+        optimizer = self.optimizer(self.parameters())
+        scheduler = self.lr_scheduler(optimizer)
+        # interval="step" makes Lightning step the schedule every iteration, so that a staircase
+        # counts iterations as the papers do (100k iterations, not epochs).
+        interval = getattr(scheduler, "interval", "epoch")
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.lr_decay_interval, "frequency": 1},
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval, "frequency": 1},
         }
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # the writing class, so that a checkpoint given to another architecture is named as such
-        checkpoint["posegcn_module"] = f"{type(self).__module__}.{type(self).__qualname__}"
+        # the network's class, so that a checkpoint given to another architecture is named as such
+        checkpoint["posegcn_module"] = f"{type(self.net).__module__}.{type(self.net).__qualname__}"
         # Dropout draws from the global generators: without their state a resumed run would draw
         # other masks than the uninterrupted one (batches and flips have their own seeded streams).
         checkpoint["posegcn_validation"] = {
@@ -315,6 +335,12 @@ class PoseLiftingModule(pl.LightningModule):
         """Keep the saved random state for :meth:`on_train_start`, and refuse, in one readable
         message, a checkpoint whose weights do not fit this network."""
         self._rng_to_restore = checkpoint.get("posegcn_rng")
+        # load_from_checkpoint builds the injected classes from these configs but hands the module the
+        # built callables: keep the configs, so that its own checkpoints can be loaded again.
+        saved = checkpoint.get("hyper_parameters") or {}
+        for key in INJECTED:
+            if key not in self.hparams and isinstance(saved.get(key), dict):
+                self.hparams[key] = saved[key]
         validation = checkpoint.get("posegcn_validation") or {}
         self.validation_history = list(validation.get("history") or [])
         self.validation_subjects = validation.get("subjects")
@@ -335,12 +361,14 @@ class PoseLiftingModule(pl.LightningModule):
         def some(items: list[str]) -> str:
             return ", ".join(items[:3]) + (", …" if len(items) > 3 else "")
 
-        path = getattr(self._trainer, "ckpt_path", None) if self._trainer is not None else None
-        writer = checkpoint.get("posegcn_module", "an unknown module")
+        trainer = attached_trainer(self)
+        path = trainer.ckpt_path if trainer is not None else None
         hp = checkpoint.get("hyper_parameters") or {}
-        shown = {
-            k: hp[k] for k in ("num_joints", "num_frames", "hidden", "num_blocks", "non_local") if k in hp
-        }
+        net = hp.get("net") if isinstance(hp.get("net"), dict) else {}  # the config under the posegcn command
+        writer = net.get("class_path") or checkpoint.get("posegcn_module", "an unknown module")
+        net_args = net.get("init_args") or {}
+        shown = {k: hp[k] for k in ("skeleton", "num_frames") if k in hp}
+        shown.update({k: net_args[k] for k in ("hidden", "num_blocks", "non_local") if k in net_args})
         details = "; ".join(
             part
             for part in (
@@ -352,8 +380,8 @@ class PoseLiftingModule(pl.LightningModule):
         )
         raise PoseGCNInputError(
             f"checkpoint {path or ''} does not fit the configured model: it was written by {writer} {shown}, "
-            f"the config builds {type(self).__module__}.{type(self).__qualname__} "
-            f"(num_joints={self.num_joints}, num_frames={self.num_frames}). {details}. Use the model config the "
+            f"the config builds {type(self.net).__module__}.{type(self.net).__qualname__} "
+            f"(skeleton={self.skeleton.name}, num_frames={self.num_frames}). {details}. Use the model config the "
             f"checkpoint was trained with (config.yaml in its run folder)"
         )
 
@@ -368,7 +396,8 @@ class PoseLiftingModule(pl.LightningModule):
             cause = (
                 "the batch itself holds NaN/inf inputs or targets"
                 if bad_input
-                else "the inputs are finite: the weights or the learning rate diverged (try a lower --model.lr, "
+                else "the inputs are finite: the weights or the learning rate diverged (try a lower "
+                "--model.optimizer.init_args.lr, "
                 "--trainer.gradient_clip_val 1.0)"
             )
             if self.nonfinite_loss == "raise":
