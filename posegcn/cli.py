@@ -7,9 +7,8 @@
     posegcn convert --config configs/modgcn.yaml --original ckpt.pth.tar --output m.ckpt   (posegcn/convert.py)
 
 Models and data modules are chosen in YAML by ``class_path`` (subclass mode); every
-knob is a typed ``__init__`` argument; the model's network, loss, optimiser and schedule are
-injected classes (:class:`posegcn.lit.PoseLiftingModule`).  The skeleton (by name) and the window
-length are linked from the data to the model.  Defaults a user expects are added here: best
+knob is a typed ``__init__`` argument.  The joint count and window length are
+linked from the data to the model.  Defaults a user expects are added here: best
 and last checkpoints by validation MPJPE, a learning-rate monitor, exact
 (unpadded) distributed evaluation and a fixed seed recorded in the saved config.
 Figures and the action-wise table go to the logger (``--figures.*``, :mod:`posegcn.callbacks`);
@@ -27,17 +26,16 @@ import importlib
 import inspect
 import io
 import os
-import re
 import sys
 
 import lightning.pytorch as pl
-from jsonargparse._common import debug_mode_active
 from lightning.pytorch.callbacks import LearningRateMonitor
-from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
+from posegcn._compat import LightningCLIHooks, jsonargparse_debug_mode
 from posegcn.callbacks import PoseFigureLogger, run_log_dir
 from posegcn.checkpointing import AtomicCheckpointIO, PoseModelCheckpoint, find_last_checkpoint
 from posegcn.errors import PoseGCNInputError, reports_input_errors
@@ -107,54 +105,6 @@ def one_line_argument_error(message: str) -> str:
     return " ".join(text.split())
 
 
-#: Model keys that moved when the three architecture modules became one :class:`PoseLiftingModule`
-#: with an injected network, loss, optimiser and schedule (README § Configs).
-_NETWORK_KEYS = (
-    "hidden", "num_blocks", "non_local", "channelwise", "dropout", "affinity", "weight_modulation",
-    "weight_unsharing", "symmetric", "low_rank", "modulation_init", "k_spatial", "k_temporal", "weighting",
-    "include_self", "no_knn", "spatial_units", "temporal_units", "block_head", "connections", "fsg_weights",
-    "inference_chunk",
-)  # fmt: skip
-RENAMED_MODEL_KEYS = {
-    "lr": "--model.optimizer.init_args.lr",
-    "amsgrad": "--model.optimizer.init_args.amsgrad",
-    "weight_decay": "--model.optimizer.init_args.weight_decay",
-    "lr_decay": "--model.lr_scheduler.init_args.decay",
-    "lr_decay_every": "--model.lr_scheduler.init_args.every",
-    "lr_decay_interval": "--model.lr_scheduler.init_args.interval",
-    "bone_weight": "--model.loss.init_args.bone",
-    "sparsity_weight": "--model.loss.init_args.sparsity",
-    "lam": "--model.loss.init_args.lam",
-    "loss_reduction": "--model.loss.init_args.reduction",
-    "num_joints": "--data.num_joints (the model is built for the data's skeleton)",
-    **{key: f"--model.net.init_args.{key}" for key in _NETWORK_KEYS},
-}
-#: The former architecture modules and the network class that replaces each.
-RENAMED_MODULES = {
-    "posegcn.lit.SemGCNModule": "posegcn.models.SemGCN",
-    "posegcn.lit.ModulatedGCNModule": "posegcn.models.ModulatedGCN",
-    "posegcn.lit.DGNetModule": "posegcn.models.DGNet",
-}
-
-
-def renamed_key_hint(message: str) -> str | None:
-    """What a model key or class of the former per-architecture modules is called now, if ``message`` names one."""
-    for old, network in RENAMED_MODULES.items():
-        if f"'{old}'" in message:
-            return (
-                f"{old} was replaced by class_path: posegcn.lit.PoseLiftingModule with net: {network} (and loss:, "
-                f"optimizer:, lr_scheduler:); configs/*.yaml show the new structure, README § Configs the renamed keys"
-            )
-    found = re.search(r"(?:Option|[Kk]ey) '(\w+)' is not accepted", message)
-    if found and found.group(1) in RENAMED_MODEL_KEYS:
-        key = found.group(1)
-        return (
-            f"model option '{key}' moved: use {RENAMED_MODEL_KEYS[key]} (in YAML under model.init_args; "
-            f"README § Configs lists the renamed keys)"
-        )
-    return None
-
-
 class PoseGCNArgumentParser(LightningArgumentParser):
     """Prints an argument error as one line ``posegcn: error: …`` and exits with status 2.
 
@@ -163,29 +113,24 @@ class PoseGCNArgumentParser(LightningArgumentParser):
     """
 
     def error(self, message: str, ex: Exception | None = None):
-        if not self.exit_on_error or debug_mode_active():
+        if not self.exit_on_error or jsonargparse_debug_mode():
             return super().error(message, ex)
-        hint = renamed_key_hint(message)
-        text = hint if hint is not None else f"{one_line_argument_error(message)} (--help lists the options)"
         print(
-            f"posegcn: error: {text}",
+            f"posegcn: error: {one_line_argument_error(message)} (--help lists the options)",
             file=sys.stderr,
             flush=True,
         )
         self.exit(2)
 
 
-class PoseGCNCLI(LightningCLI):
+class PoseGCNCLI(LightningCLIHooks):
     """LightningCLI with posegcn's links and defaults."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # The network is built for the data's skeleton (by name) and window length.  With
-        # subclass_mode_data a link from "data.num_frames" is silently ignored: link the init_args
-        # explicitly (ecosystem-notes.md); the skeleton is a property of the built data module.
+        # With subclass_mode_data a link from "data.num_joints" is silently ignored:
+        # link the init_args explicitly (ecosystem-notes.md).
+        parser.link_arguments("data.init_args.num_joints", "model.init_args.num_joints")
         parser.link_arguments("data.init_args.num_frames", "model.init_args.num_frames")
-        parser.link_arguments(
-            "data.skeleton", "model.init_args.skeleton", _skeleton_name, apply_on="instantiate"
-        )
         # --checkpoint.*: best by val/mpjpe + last (also every N steps with --checkpoint.every_n_train_steps N)
         parser.add_lightning_class_args(PoseModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(PoseFigureLogger, "figures")
@@ -201,14 +146,12 @@ class PoseGCNCLI(LightningCLI):
             }
         )
 
-    def _prepare_subcommand_parser(self, klass, subcommand: str, **kwargs) -> LightningArgumentParser:
-        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+    def configure_subcommand_parser(self, parser: LightningArgumentParser, subcommand: str) -> None:
         if subcommand in ("validate", "test"):
             # the modules print their own per-action table; Lightning's would list every key
             parser.set_defaults(verbose=False)
         if subcommand == "predict":
             parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
-        return parser
 
     #: Evaluation-only model options: with ``--ckpt_path`` Lightning overwrites the parsed model
     #: arguments with the checkpoint's hyper-parameters; these keep the value the user gave.
@@ -224,7 +167,7 @@ class PoseGCNCLI(LightningCLI):
                 if logger.init_args.get("save_dir") in (None, "."):
                     logger.init_args["save_dir"] = config.get("trainer.default_root_dir") or "logs"
 
-    def _parse_ckpt_path(self) -> None:
+    def parse_ckpt_path(self) -> None:
         subcommand = self.config.get("subcommand")
         key = f"{subcommand}.model.init_args"
         given = {}
@@ -251,27 +194,21 @@ class PoseGCNCLI(LightningCLI):
         ckpt = AtomicCheckpointIO().load_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
         hparams = dict(ckpt.get("hyper_parameters") or {})
         hparams.pop("_instantiator", None)
-        # The skeleton is linked from the data module when the classes are built: not an option to merge.
-        hparams.pop("skeleton", None)
         if not hparams:
             return
         writer = (
-            _network_class_path({"init_args": hparams})
+            hparams.get("_class_path")
             or ckpt.get("posegcn_module")
-            or hparams.get("_class_path")
             or "a module that did not record its class"
         )
         if "_class_path" in hparams:
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
-        else:  # saved from Python: its plain arguments update the configured model
-            configured_class = (self.config[subcommand].get("model") or {}).get("class_path")
-            hparams = {"class_path": configured_class, "init_args": hparams}
-        configured_before = _network_class_path(self.config[subcommand].get("model"))
+        configured_before = (self.config[subcommand].get("model") or {}).get("class_path")
         errors = io.StringIO()
         try:
             with contextlib.redirect_stderr(errors):
                 self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
-            merged = _network_class_path(self.config[subcommand].get("model"))
+            merged = (self.config[subcommand].get("model") or {}).get("class_path")
             if not _same_class(configured_before, merged) and rank_zero_only.rank == 0:
                 doing = "training" if subcommand == "fit" else "evaluating"
                 print(
@@ -300,7 +237,7 @@ class PoseGCNCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs) -> pl.Trainer:
         # Without an explicit logger, record everything locally (CSV) under default_root_dir.
-        trainer_config = self._get(self.config_init, "trainer", default={})
+        trainer_config = self.config_value("trainer", default={})
         root = trainer_config.get("default_root_dir") or "logs"
         self._resolve_last_checkpoint(root)
         if trainer_config.get("logger") in (None, True) and "logger" not in kwargs:
@@ -320,25 +257,14 @@ class PoseGCNCLI(LightningCLI):
         is passed explicitly instead; the resumed run logs into a new ``version_N`` (the CSV
         logger would delete the old run's ``metrics.csv`` if it reused the folder).
         """
-        if self.subcommand != "fit" or self._get(self.config_init, "ckpt_path") != "last":
+        if self.subcommand != "fit" or self.config_value("ckpt_path") != "last":
             return
-        checkpoint = self._get(self.config_init, "checkpoint")
+        checkpoint = self.config_value("checkpoint")
         if getattr(checkpoint, "dirpath", None) is not None:
             return  # Lightning looks in the fixed folder itself
         last = find_last_checkpoint(root)
         if last is not None:  # else Lightning warns that there is nothing to resume and starts afresh
             self.config_init[self.subcommand]["ckpt_path"] = str(last)
-
-
-def _skeleton_name(skeleton) -> str:
-    """The registered name of the data module's skeleton (:data:`posegcn.skeleton.SKELETONS`)."""
-    return skeleton.name
-
-
-def _network_class_path(model_config) -> str | None:
-    """The network class a model config names (``init_args.net.class_path``)."""
-    net = ((model_config or {}).get("init_args") or {}).get("net")
-    return None if net is None else net.get("class_path")
 
 
 def _same_class(a: str | None, b: str | None) -> bool:
