@@ -7,8 +7,9 @@
     posegcn convert --config configs/modgcn.yaml --original ckpt.pth.tar --output m.ckpt   (posegcn/convert.py)
 
 Models and data modules are chosen in YAML by ``class_path`` (subclass mode); every
-knob is a typed ``__init__`` argument.  The joint count and window length are
-linked from the data to the model.  Defaults a user expects are added here: best
+knob is a typed ``__init__`` argument; the model's network, loss, optimiser and schedule are
+injected classes (:class:`posegcn.lit.PoseLiftingModule`).  The skeleton (by name) and the window
+length are linked from the data to the model.  Defaults a user expects are added here: best
 and last checkpoints by validation MPJPE, a learning-rate monitor, exact
 (unpadded) distributed evaluation and a fixed seed recorded in the saved config.
 Figures and the action-wise table go to the logger (``--figures.*``, :mod:`posegcn.callbacks`);
@@ -26,6 +27,7 @@ import importlib
 import inspect
 import io
 import os
+import re
 import sys
 
 import lightning.pytorch as pl
@@ -105,6 +107,54 @@ def one_line_argument_error(message: str) -> str:
     return " ".join(text.split())
 
 
+#: Model keys that moved when the three architecture modules became one :class:`PoseLiftingModule`
+#: with an injected network, loss, optimiser and schedule (README § Configs).
+_NETWORK_KEYS = (
+    "hidden", "num_blocks", "non_local", "channelwise", "dropout", "affinity", "weight_modulation",
+    "weight_unsharing", "symmetric", "low_rank", "modulation_init", "k_spatial", "k_temporal", "weighting",
+    "include_self", "no_knn", "spatial_units", "temporal_units", "block_head", "connections", "fsg_weights",
+    "inference_chunk",
+)  # fmt: skip
+RENAMED_MODEL_KEYS = {
+    "lr": "--model.optimizer.init_args.lr",
+    "amsgrad": "--model.optimizer.init_args.amsgrad",
+    "weight_decay": "--model.optimizer.init_args.weight_decay",
+    "lr_decay": "--model.lr_scheduler.init_args.decay",
+    "lr_decay_every": "--model.lr_scheduler.init_args.every",
+    "lr_decay_interval": "--model.lr_scheduler.init_args.interval",
+    "bone_weight": "--model.loss.init_args.bone",
+    "sparsity_weight": "--model.loss.init_args.sparsity",
+    "lam": "--model.loss.init_args.lam",
+    "loss_reduction": "--model.loss.init_args.reduction",
+    "num_joints": "--data.num_joints (the model is built for the data's skeleton)",
+    **{key: f"--model.net.init_args.{key}" for key in _NETWORK_KEYS},
+}
+#: The former architecture modules and the network class that replaces each.
+RENAMED_MODULES = {
+    "posegcn.lit.SemGCNModule": "posegcn.models.SemGCN",
+    "posegcn.lit.ModulatedGCNModule": "posegcn.models.ModulatedGCN",
+    "posegcn.lit.DGNetModule": "posegcn.models.DGNet",
+}
+
+
+def renamed_key_hint(message: str) -> str | None:
+    """What a model key or class of the former per-architecture modules is called now, if ``message`` names one."""
+    for old, network in RENAMED_MODULES.items():
+        if f"'{old}'" in message:
+            return (
+                f"{old} was replaced by class_path: posegcn.lit.PoseLiftingModule with net: {network} (and loss:, "
+                f"optimizer:, lr_scheduler:); configs/*.yaml show the new structure, README § Configs the renamed keys"
+            )
+    found = re.search(r"(?:Option|[Kk]ey) '(\w+)' is not accepted", message)
+    if found and found.group(1) in RENAMED_MODEL_KEYS:
+        key = found.group(1)
+        return (
+            f"model option '{key}' moved: use {RENAMED_MODEL_KEYS[key]} (in YAML under model.init_args; "
+            f"README § Configs lists the renamed keys)"
+        )
+    return None
+
+
 class PoseGCNArgumentParser(LightningArgumentParser):
     """Prints an argument error as one line ``posegcn: error: …`` and exits with status 2.
 
@@ -115,8 +165,10 @@ class PoseGCNArgumentParser(LightningArgumentParser):
     def error(self, message: str, ex: Exception | None = None):
         if not self.exit_on_error or jsonargparse_debug_mode():
             return super().error(message, ex)
+        hint = renamed_key_hint(message)
+        text = hint if hint is not None else f"{one_line_argument_error(message)} (--help lists the options)"
         print(
-            f"posegcn: error: {one_line_argument_error(message)} (--help lists the options)",
+            f"posegcn: error: {text}",
             file=sys.stderr,
             flush=True,
         )
@@ -127,10 +179,13 @@ class PoseGCNCLI(LightningCLIHooks):
     """LightningCLI with posegcn's links and defaults."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # With subclass_mode_data a link from "data.num_joints" is silently ignored:
-        # link the init_args explicitly (ecosystem-notes.md).
-        parser.link_arguments("data.init_args.num_joints", "model.init_args.num_joints")
+        # The network is built for the data's skeleton (by name) and window length.  With
+        # subclass_mode_data a link from "data.num_frames" is silently ignored: link the init_args
+        # explicitly (ecosystem-notes.md); the skeleton is a property of the built data module.
         parser.link_arguments("data.init_args.num_frames", "model.init_args.num_frames")
+        parser.link_arguments(
+            "data.skeleton", "model.init_args.skeleton", _skeleton_name, apply_on="instantiate"
+        )
         # --checkpoint.*: best by val/mpjpe + last (also every N steps with --checkpoint.every_n_train_steps N)
         parser.add_lightning_class_args(PoseModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(PoseFigureLogger, "figures")
@@ -194,21 +249,27 @@ class PoseGCNCLI(LightningCLIHooks):
         ckpt = AtomicCheckpointIO().load_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
         hparams = dict(ckpt.get("hyper_parameters") or {})
         hparams.pop("_instantiator", None)
+        # The skeleton is linked from the data module when the classes are built: not an option to merge.
+        hparams.pop("skeleton", None)
         if not hparams:
             return
         writer = (
-            hparams.get("_class_path")
+            _network_class_path({"init_args": hparams})
             or ckpt.get("posegcn_module")
+            or hparams.get("_class_path")
             or "a module that did not record its class"
         )
         if "_class_path" in hparams:
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
-        configured_before = (self.config[subcommand].get("model") or {}).get("class_path")
+        else:  # saved from Python: its plain arguments update the configured model
+            configured_class = (self.config[subcommand].get("model") or {}).get("class_path")
+            hparams = {"class_path": configured_class, "init_args": hparams}
+        configured_before = _network_class_path(self.config[subcommand].get("model"))
         errors = io.StringIO()
         try:
             with contextlib.redirect_stderr(errors):
                 self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
-            merged = (self.config[subcommand].get("model") or {}).get("class_path")
+            merged = _network_class_path(self.config[subcommand].get("model"))
             if not _same_class(configured_before, merged) and rank_zero_only.rank == 0:
                 doing = "training" if subcommand == "fit" else "evaluating"
                 print(
@@ -265,6 +326,17 @@ class PoseGCNCLI(LightningCLIHooks):
         last = find_last_checkpoint(root)
         if last is not None:  # else Lightning warns that there is nothing to resume and starts afresh
             self.config_init[self.subcommand]["ckpt_path"] = str(last)
+
+
+def _skeleton_name(skeleton) -> str:
+    """The registered name of the data module's skeleton (:data:`posegcn.skeleton.SKELETONS`)."""
+    return skeleton.name
+
+
+def _network_class_path(model_config) -> str | None:
+    """The network class a model config names (``init_args.net.class_path``)."""
+    net = ((model_config or {}).get("init_args") or {}).get("net")
+    return None if net is None else net.get("class_path")
 
 
 def _same_class(a: str | None, b: str | None) -> bool:
