@@ -8,6 +8,8 @@ adapted (its docstring says why posegcn needs it), not that posegcn's own code i
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
@@ -251,3 +253,29 @@ def test_lightning_cli_hooks_are_called(tmp_path):
     assert calls["merges"] == 1
     assert calls["values"] == [None, 2]  # the default set on the fit parser reached the trainer
     assert cli.trainer.global_step == 2
+
+
+# --------------------------------------------------------------------------- one place
+#: The private names the wrappers above use; nothing else in posegcn may touch them.
+PRIVATE_APIS = re.compile(
+    r"_should_skip_saving_checkpoint|_save_last_checkpoint|_monitor_candidates"  # ModelCheckpoint
+    r"|\bfit_loop\.|batch_progress|_accelerator_connector|\._trainer\b"  # Trainer / LightningModule
+    r"|_compiled_call_impl"  # torch.nn.Module.compile
+    r"|\._to_sync\b|\._should_unsync\b|\._defaults\b|def _apply\b"  # torchmetrics.Metric
+    r"|jsonargparse\._|_prepare_subcommand_parser|_parse_ckpt_path|\._get\("  # jsonargparse / LightningCLI
+)
+
+
+def test_private_framework_apis_are_used_only_in_compat():
+    package = Path(_compat.__file__).parent
+    offenders = [
+        f"{path.relative_to(package.parent)}:{number}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "_compat.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if PRIVATE_APIS.search(line)
+    ]
+    assert not offenders, "use a wrapper of posegcn/_compat.py instead:\n" + "\n".join(offenders)
+    assert PRIVATE_APIS.search(
+        Path(_compat.__file__).read_text(encoding="utf-8")
+    )  # the pattern matches there
