@@ -403,7 +403,7 @@ def main(args: ArgsType = None) -> None:
     if isinstance(argv, (list, tuple)) and argv and argv[0] == "convert":
         from posegcn.convert import main as convert_main
 
-        convert_main(list(argv[1:]))
+        convert_main(list(argv[1:]), build_cli)
         return
     cli = build_cli(args)
     if any(type(logger).__name__ == "WandbLogger" for logger in cli.trainer.loggers):

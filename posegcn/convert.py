@@ -30,7 +30,7 @@ import hashlib
 import os
 import pickle
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -91,14 +91,18 @@ def _plain(value: Any) -> Any:
 
 
 def convert(
-    config_args: Sequence[str], original: str, output: str, trust_file: bool = False
+    config_args: Sequence[str],
+    original: str,
+    output: str,
+    build_cli: Callable[..., Any],
+    trust_file: bool = False,
 ) -> pl.LightningModule:
     """Build the module from ``config_args`` (LightningCLI options), load ``original`` into it, save ``output``.
 
+    ``build_cli`` is the command's parser (:func:`posegcn.cli.build_cli`), passed in by the command so
+    that this module does not import the command that dispatches to it (no import cycle).
     Returns the module with the loaded weights.
     """
-    from posegcn.cli import build_cli  # the command line imports this module
-
     if os.path.abspath(output) == os.path.abspath(original):
         raise OriginalCheckpointError(f"--output {output} would overwrite the original checkpoint")
     checkpoint = read_original(original, trust_file)
@@ -171,11 +175,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(args: Sequence[str] | None = None) -> str:
-    """``posegcn convert``: returns the path of the written checkpoint."""
+def main(args: Sequence[str] | None, build_cli: Callable[..., Any]) -> str:
+    """``posegcn convert``: returns the path of the written checkpoint (``build_cli``: see :func:`convert`)."""
     a, rest = _parser().parse_known_args(args)
     config_args = [arg for path in a.config for arg in ("--config", path)] + rest
-    module = convert(config_args, a.original, a.output, trust_file=a.trust_file)
+    module = convert(config_args, a.original, a.output, build_cli, trust_file=a.trust_file)
     print(
         f"wrote {a.output}: {type(module).__name__} ({module.net.num_joints} joints) with the weights of {a.original}"
     )

@@ -134,7 +134,7 @@ def convert(name: str, original: Path, output: Path, *extra: str) -> None:
 
 def convert_raising(name: str, original: Path, output: Path, *extra: str) -> None:
     """The subcommand itself, whose input errors the ``posegcn`` entry point turns into one printed line."""
-    convert_main([*config(name), "--original", str(original), "--output", str(output), *extra])
+    convert_main([*config(name), "--original", str(original), "--output", str(output), *extra], build_cli)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -188,7 +188,10 @@ def test_other_architecture_is_named(tmp_path):
 
 def test_wrong_channels_are_named_with_both_shapes(tmp_path):
     modgcn = str(REPO / "configs" / "modgcn.yaml")
-    wide = build_cli(["--config", modgcn, "--model.net.init_args.hidden", "384", "--model.net.init_args.num_blocks", "2"], run=False)
+    wide = build_cli(
+        ["--config", modgcn, "--model.net.init_args.hidden", "384", "--model.net.init_args.num_blocks", "2"],
+        run=False,
+    )
     original = write_original("modgcn_gt", tmp_path / "wide.pth.tar", wide.model)
     with pytest.raises(
         OriginalCheckpointError,

@@ -180,12 +180,21 @@ def test_datamodule_protocol_and_model_eval_joints(tmp_path):
     # the model takes the data module's joint subset unless it has its own
     dm = MPIINF3DHPDataModule(root=str(tmp_path), num_joints=16)
     dm.setup("test")  # as the Trainer does, before the module's setup
-    model = PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16")
+    model = PoseLiftingModule(
+        net=partial(ModulatedGCN, hidden=8, num_blocks=1),
+        loss=partial(WeightedLoss, mse=1.0),
+        skeleton="h36m16",
+    )
     model._trainer = types.SimpleNamespace(datamodule=dm)
     model.setup("test")
     assert model.test_metrics["pck"].joints == dm.eval_joints
     assert model.test_metrics.group_names == ["GS", "noGS", "Outdoor"]
-    own = PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16", eval_joints=[1, 2])
+    own = PoseLiftingModule(
+        net=partial(ModulatedGCN, hidden=8, num_blocks=1),
+        loss=partial(WeightedLoss, mse=1.0),
+        skeleton="h36m16",
+        eval_joints=[1, 2],
+    )
     own._trainer = types.SimpleNamespace(datamodule=dm)
     own.setup("test")
     assert own.test_metrics["pck"].joints == [1, 2]

@@ -209,7 +209,11 @@ def test_random_state_is_restored_only_when_resuming(resuming):
     from posegcn.losses import WeightedLoss
     from posegcn.models import ModulatedGCN
 
-    module = PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16")
+    module = PoseLiftingModule(
+        net=partial(ModulatedGCN, hidden=8, num_blocks=1),
+        loss=partial(WeightedLoss, mse=1.0),
+        skeleton="h36m16",
+    )
     torch.manual_seed(123)
     checkpoint = {"state_dict": module.state_dict()}
     module.on_save_checkpoint(checkpoint)

@@ -36,6 +36,16 @@ def test_noise_keys_and_validation():
         {f"noise5/{m}": 1.0 for m in ("mpjpe", "p_mpjpe", "mpjpe_actionwise", "p_mpjpe_actionwise")}, [5]
     )
     assert "P-MPJPE" in table and "5" in table
-    assert PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16", test_noise_px=[5, 10]).test_noise_px == [5.0, 10.0]
+    assert PoseLiftingModule(
+        net=partial(ModulatedGCN, hidden=8, num_blocks=1),
+        loss=partial(WeightedLoss, mse=1.0),
+        skeleton="h36m16",
+        test_noise_px=[5, 10],
+    ).test_noise_px == [5.0, 10.0]
     with pytest.raises(ValueError, match="test_noise_px"):
-        PoseLiftingModule(net=partial(ModulatedGCN, hidden=8, num_blocks=1), loss=partial(WeightedLoss, mse=1.0), skeleton="h36m16", test_noise_px=[-1])
+        PoseLiftingModule(
+            net=partial(ModulatedGCN, hidden=8, num_blocks=1),
+            loss=partial(WeightedLoss, mse=1.0),
+            skeleton="h36m16",
+            test_noise_px=[-1],
+        )

@@ -114,9 +114,7 @@ def test_remove_one_side_of_a_pair_keeps_the_other_pairs_matched():
     # Removing LKnee alone: the remaining left/right joints must still pair by name (LFoot ↔ RFoot), and
     # RKnee, whose partner is gone, is no longer a flip partner of anything.
     reduced = H36M_17.remove_joints([H36M_17.index("LKnee")])
-    pairs = {
-        (reduced.names[l], reduced.names[r]) for l, r in zip(reduced.joints_left, reduced.joints_right)
-    }
+    pairs = {(reduced.names[l], reduced.names[r]) for l, r in zip(reduced.joints_left, reduced.joints_right)}
     expected = {
         ("LHip", "RHip"),
         ("LFoot", "RFoot"),

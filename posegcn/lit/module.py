@@ -8,7 +8,7 @@ architectures share — the training step, the validation/test metrics (Protocol
 N-MPJPE, 3DPCK/AUC, action-wise), test-time flip augmentation, logging and the
 end-of-test report.
 
-Batches are dicts made by :mod:`posegcn.data.datamodule`:
+Batches are dicts made by :mod:`posegcn.data.batches`:
 ``pose_2d [B, (T,) J, 2]`` normalised screen coordinates, ``pose_3d [B, (T,) J, 3]``
 camera-frame root-relative metres, and per-sample ``action``, ``subject``,
 ``camera``, ``index``.  Metrics are reported in millimetres.
@@ -31,6 +31,7 @@ from torch import nn
 from posegcn._compat import attached_trainer, is_compiled
 from posegcn.callbacks import run_log_dir
 from posegcn.checkpointing import final_epoch_summary
+from posegcn.data.codec import PoseCodec
 from posegcn.errors import NonFiniteLossError, PoseGCNInputError
 from posegcn.lit.optim import Adam, StaircaseLR
 from posegcn.metrics import ROOT_ALIGNMENTS, PoseMetrics
@@ -69,17 +70,18 @@ def add_pixel_noise(
     """Add Gaussian noise of ``sigma_px`` pixels to screen-normalised 2D poses.
 
     Normalisation divides both axes by the image width (``x_n = 2x/w − 1``), so σ px is
-    ``2σ/w`` normalised units; ``image_width [B]`` per sample, 1000 px when ``None``.
+    ``2σ/w`` normalised units (:meth:`PoseCodec.pixels_to_units`, the one normaliser);
+    ``image_width [B]`` per sample, 1000 px when ``None``.
 
     Shapes: ``[B, (T,) J, 2] → [B, (T,) J, 2]``.
     """
     generator = torch.Generator(device=pose_2d.device).manual_seed(seed)
     noise = torch.randn(pose_2d.shape, generator=generator, device=pose_2d.device, dtype=pose_2d.dtype)
     if image_width is None:
-        scale = 2.0 * sigma_px / DEFAULT_IMAGE_WIDTH
+        scale = PoseCodec().pixels_to_units(sigma_px, DEFAULT_IMAGE_WIDTH)
     else:
         width = torch.as_tensor(image_width, dtype=pose_2d.dtype, device=pose_2d.device)
-        scale = (2.0 * sigma_px / width).reshape(-1, *([1] * (pose_2d.dim() - 1)))
+        scale = PoseCodec().pixels_to_units(sigma_px, width).reshape(-1, *([1] * (pose_2d.dim() - 1)))
     return pose_2d + noise * scale
 
 

@@ -30,7 +30,7 @@ def back_project_with_root_depth(
     ``X_j = (u_j − c_x) Z_j / f_x``, ``Y_j = (v_j − c_y) Z_j / f_y``, then the root is
     subtracted (the original ``get_uvd2xyz``).  ``pose_2d``, ``focal`` and ``center``
     must share units (pixels, or the normalised screen coordinates of
-    :func:`posegcn.camera.normalize_screen_coordinates` for all three); the result has
+    :class:`posegcn.data.codec.PoseCodec` for all three); the result has
     the units of ``root_depth``.
 
     Shapes:
