@@ -159,6 +159,8 @@ def _fit_and_test(tmp_path: Path, data_root: Path, extra: list[str]) -> Path:
     run_dir = tmp_path / "run"
     common = [
         "--config", str(REPO / "configs" / "modgcn.yaml"), *_synthetic_args(data_root),
+        # held-out split: train S1 S5 S6 S7, select on S8 (the learning check compares with their mean pose)
+        "--config", str(REPO / "configs" / "data" / "h36m_heldout.yaml"),
         "--trainer.default_root_dir", str(run_dir), "--trainer.enable_progress_bar", "false", *extra,
     ]  # fmt: skip
     main(["fit", *common, "--checkpoint.dirpath", str(run_dir / "checkpoints")])

@@ -28,6 +28,7 @@ def _posegcn(*args: str) -> subprocess.CompletedProcess:
 def test_ddp_fit_then_ddp_test_equals_single_process_test(tmp_path):
     common = [
         "--config", str(REPO / "configs" / "modgcn.yaml"), "--config", SYNTHETIC,
+        "--config", str(REPO / "configs" / "data" / "h36m_heldout.yaml"),  # 4 training subjects
         "--data.root", str(tmp_path / "synthetic"), "--data.frames_per_take", "24",
         "--data.downsample", "8", "--data.eval_downsample", "7", "--data.eval_batch_size", "50",
         "--trainer.enable_progress_bar", "false", "--figures.every_n_epochs", "0",
