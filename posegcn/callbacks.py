@@ -1,25 +1,27 @@
-"""Figures and tables for the experiment logger: affinities, 3D skeletons, action-wise results.
+"""The Lightning callbacks of the ``posegcn`` command: the figure logger and the prediction writer.
 
-:class:`PoseFigureLogger` is a Lightning callback that, at the end of validation
+:class:`PoseFigureLogger`, at the end of validation
 (every ``every_n_epochs`` epochs) and of testing, records
 
 * ``<stage>/affinity`` — every graph layer's effective affinity as heatmaps with joint
-  names (:func:`posegcn.affinity.layer_affinities`); for DG-Net the per-frame dynamical
+  names (:func:`posegcn.analysis.affinity.layer_affinities`); for DG-Net the per-frame dynamical
   graphs of one window, ``<stage>/dynamic_affinity``;
 * ``<stage>/poses`` — a few 2D inputs next to their 3D prediction vs ground truth
-  (:func:`posegcn.viz.pose_figure`), taken from the stage's first batch;
+  (:func:`posegcn.analysis.figures.pose_figure`), taken from the stage's first batch;
 * ``<stage>/actionwise`` — the action-wise table (MPJPE, P-MPJPE, N-MPJPE, PCK, AUC per
-  action group, the action-wise mean and the frame-pooled mean).
+  action group, the action-wise mean and the frame-pooled mean;
+  :func:`posegcn.analysis.tables.actionwise_rows`).
 
 With a :class:`~lightning.pytorch.loggers.WandbLogger` these go to W&B as images
 (``log_image``) and a table (``log_table``).  With any other logger (CSV, TensorBoard)
 they are written into the run's log directory — ``figures/<stage>_epoch<E>_<kind>.png`` and
 ``<stage>_actionwise_epoch<E>.csv`` — so that a local run records everything too.
 
-:func:`run_log_dir` is the run's own directory for every logger (for W&B:
-``<save_dir>/<project>/<run id>``, the folder Lightning puts the checkpoints in), used
-for files such as ``config.yaml`` and ``test_metrics.json`` that must not be shared
-between runs.
+:class:`PredictionWriter` writes what ``posegcn predict`` computes on Human3.6M-format data,
+with the ground truth and the subject / action / camera / frame of every pose, so that any
+metric can be recomputed outside posegcn.
+
+Both write into the run's own folder (:func:`posegcn.checkpointing.run_log_dir`).
 """
 
 from __future__ import annotations
@@ -29,44 +31,14 @@ import os
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.loggers import WandbLogger
 
-__all__ = ["PoseFigureLogger", "run_log_dir", "actionwise_rows", "ACTIONWISE_METRICS"]
+from posegcn.analysis.tables import actionwise_rows
+from posegcn.checkpointing import run_log_dir
 
-#: Columns of the action-wise table, in order.
-ACTIONWISE_METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc")
-
-
-def run_log_dir(trainer: pl.Trainer) -> str:
-    """The directory of this run's files; call it on every rank (it broadcasts).
-
-    CSV/TensorBoard: ``trainer.log_dir`` (``…/version_N``).  Other loggers (W&B), whose
-    ``save_dir`` is shared by all runs: ``<save_dir>/<name>/<version>``, the folder that
-    :class:`~lightning.pytorch.callbacks.ModelCheckpoint` uses.  No logger: ``default_root_dir``.
-    """
-    loggers = trainer.loggers
-    if not loggers or isinstance(loggers[0], (CSVLogger, TensorBoardLogger)):
-        return trainer.log_dir or trainer.default_root_dir
-    path = None
-    if trainer.is_global_zero:
-        logger = loggers[0]
-        if logger.version is None and isinstance(logger, WandbLogger):
-            logger.experiment  # noqa: B018 — starts the run, which assigns its id
-        version = logger.version
-        version = version if isinstance(version, str) else f"version_{version}"
-        path = os.path.join(logger.save_dir or trainer.default_root_dir, str(logger.name), version)
-    return trainer.strategy.broadcast(path)
-
-
-def actionwise_rows(flat: dict[str, float], group_names: list[str]) -> tuple[list[str], list[list[Any]]]:
-    """Columns and rows of the action-wise table from :meth:`PoseMetrics.compute_flat` results."""
-    metrics = [m for m in ACTIONWISE_METRICS if m in flat]
-    columns = ["action", *metrics]
-    rows = [[g, *(flat.get(f"{m}/{g}", float("nan")) for m in metrics)] for g in group_names]
-    rows.append(["Average (action-wise)", *(flat.get(f"{m}_actionwise", float("nan")) for m in metrics)])
-    rows.append(["All frames (pooled)", *(flat[m] for m in metrics)])
-    return columns, rows
+__all__ = ["PoseFigureLogger", "PredictionWriter"]
 
 
 class PoseFigureLogger(pl.Callback):
@@ -176,7 +148,7 @@ class PoseFigureLogger(pl.Callback):
             return
         import matplotlib.pyplot as plt
 
-        from posegcn.viz import figure_to_array
+        from posegcn.analysis.figures import figure_to_array
 
         figures = self._figures(pl_module, stage)
         wandb = next((lg for lg in trainer.loggers if isinstance(lg, WandbLogger)), None)
@@ -205,8 +177,8 @@ class PoseFigureLogger(pl.Callback):
             plt.close(fig)
 
     def _figures(self, pl_module: pl.LightningModule, stage: str) -> dict[str, Any]:
-        from posegcn.affinity import dynamic_affinities, layer_affinities, network_of
-        from posegcn.viz import affinity_figure, pose_figure
+        from posegcn.analysis.affinity import dynamic_affinities, layer_affinities, network_of
+        from posegcn.analysis.figures import affinity_figure, pose_figure
 
         skeleton = getattr(pl_module, "skeleton", None)
         if skeleton is None:
@@ -235,3 +207,102 @@ class PoseFigureLogger(pl.Callback):
                 samples["pose_2d"], samples["pred_3d"], skeleton, gt_3d=samples["gt_3d"]
             )
         return figures
+
+
+class PredictionWriter(pl.Callback):
+    """Writes ``posegcn predict`` results on Human3.6M-format data with their provenance.
+
+    ``<output_dir>/predictions.npz`` with one row per evaluated pose, in sample order (under DDP
+    every process predicts its own contiguous, unpadded shard; the shards are gathered to rank 0,
+    which writes the one file):
+
+    * ``poses_3d`` ``[N, J, 3]`` float32 mm, camera frame, root-relative (the prediction,
+      with test-time flip averaging if the model uses it);
+    * ``poses_3d_gt`` ``[N, J, 3]`` float32 mm, the ground truth in the same frame;
+    * ``index`` (sample index in the split), ``subject``, ``action``, ``camera``, ``frame``
+      (frame number in the original 50 fps sequence) ``[N]`` int64, and ``take`` ``[N]``
+      (e.g. ``"Walking 1"``);
+    * ``subject_names``, ``action_names`` (vocabularies of ``subject``/``action``),
+      ``joint_names``, ``units``, ``coordinate_frame``.
+
+    MPJPE, for instance, is ``np.linalg.norm(poses_3d - poses_3d_gt, axis=-1).mean()``.
+
+    A plain callback rather than a ``BasePredictionWriter``: the sample indices are in the
+    batches themselves (``index``), while Lightning cannot infer them from posegcn's
+    index-batch sampler (a ``BasePredictionWriter`` makes it try, and warn).
+
+    Args:
+        output_dir: folder of the file; ``None`` = the run's log directory.
+        filename: file name (``.npz``).
+    """
+
+    def __init__(self, output_dir: str | None = None, filename: str = "predictions.npz") -> None:
+        super().__init__()
+        self.output_dir = output_dir
+        self.filename = filename
+        self._rows: list[dict[str, torch.Tensor]] = []
+
+    def on_predict_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._rows = []
+
+    def on_predict_batch_end(
+        self, trainer, pl_module, prediction, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        if not isinstance(prediction, dict) or "pose_3d" not in prediction:
+            raise TypeError(
+                "PredictionWriter expects predict_step to return a dict with 'pose_3d' (posegcn modules do), "
+                f"got {type(prediction).__name__}"
+            )
+        self._rows.append({k: v.detach().cpu() for k, v in prediction.items() if isinstance(v, torch.Tensor)})
+
+    def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        out_dir = self.output_dir or run_log_dir(trainer)  # collective: every rank asks
+        path = os.path.join(out_dir, self.filename)
+        cols = {k: torch.cat([r[k] for r in self._rows]) for k in (self._rows[0] if self._rows else {})}
+        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            shards: list[Any] = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shards, cols)  # collective: uneven shard sizes are fine
+            self._rows = []
+            if trainer.global_rank != 0:
+                return
+            shards = [shard for shard in shards if shard]
+            cols = {k: torch.cat([shard[k] for shard in shards]) for k in (shards[0] if shards else {})}
+            if "index" in cols:
+                order = cols["index"].argsort()
+                cols = {k: v[order] for k, v in cols.items()}
+        payload: dict[str, Any] = {
+            "poses_3d": (cols["pose_3d"] * 1000.0).numpy().astype(np.float32)
+            if cols
+            else np.zeros((0, 0, 3)),
+            "units": np.array("millimetres"),
+            "coordinate_frame": np.array("camera (x right, y down, z forward), root-relative"),
+        }
+        for key in ("index", "subject", "action", "camera"):
+            if key in cols:
+                payload[key] = cols[key].numpy().astype(np.int64)
+        skeleton = getattr(pl_module, "skeleton", None)
+        if skeleton is not None:
+            payload["joint_names"] = np.array(skeleton.names)
+        arrays = self._arrays(trainer)
+        if arrays is not None and "index" in cols:
+            index = cols["index"]
+            payload["poses_3d_gt"] = (arrays.pose_3d[index] * 1000.0).numpy().astype(np.float32)
+            payload["frame"] = arrays.frame[index].numpy().astype(np.int64)
+            payload["take"] = np.array([arrays.sequence_names[s][1] for s in arrays.sequence[index].tolist()])
+            payload["subject_names"] = np.array(arrays.subject_names)
+            payload["action_names"] = np.array(arrays.action_names)
+        os.makedirs(out_dir, exist_ok=True)
+        np.savez(path, **payload)
+        self._rows = []
+        print(f"predictions of {len(payload['poses_3d'])} poses written to {path}")
+
+    @staticmethod
+    def _arrays(trainer: pl.Trainer):
+        dm = getattr(trainer, "datamodule", None)
+        getter = getattr(dm, "arrays", None)
+        if getter is None:
+            return None
+        try:
+            return getter("test")  # the split the posegcn data modules predict on
+        except (RuntimeError, KeyError):
+            return None

@@ -11,6 +11,11 @@ which a kill can interrupt, and nothing is fsync'ed.)
 
 Loading wraps ``torch.load`` so that a truncated or foreign file yields an error naming
 the file instead of a zip-reader traceback.
+
+:func:`run_log_dir` is the run's own folder for every logger (for W&B:
+``<save_dir>/<project>/<run id>``, the folder Lightning puts the checkpoints in), used for
+files such as ``config.yaml``, ``test_metrics.json`` and ``predictions.npz`` that must not
+be shared between runs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from posegcn._compat import save_last_checkpoint
@@ -34,6 +40,7 @@ __all__ = [
     "atomic_torch_save",
     "final_epoch_summary",
     "find_last_checkpoint",
+    "run_log_dir",
 ]
 
 
@@ -130,6 +137,27 @@ def find_last_checkpoint(root: str | os.PathLike) -> Path | None:
     if not candidates:
         return None
     return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def run_log_dir(trainer: pl.Trainer) -> str:
+    """The directory of this run's files; call it on every rank (it broadcasts).
+
+    CSV/TensorBoard: ``trainer.log_dir`` (``…/version_N``).  Other loggers (W&B), whose
+    ``save_dir`` is shared by all runs: ``<save_dir>/<name>/<version>``, the folder that
+    :class:`~lightning.pytorch.callbacks.ModelCheckpoint` uses.  No logger: ``default_root_dir``.
+    """
+    loggers = trainer.loggers
+    if not loggers or isinstance(loggers[0], (CSVLogger, TensorBoardLogger)):
+        return trainer.log_dir or trainer.default_root_dir
+    path = None
+    if trainer.is_global_zero:
+        logger = loggers[0]
+        if logger.version is None and isinstance(logger, WandbLogger):
+            logger.experiment  # noqa: B018 — starts the run, which assigns its id
+        version = logger.version
+        version = version if isinstance(version, str) else f"version_{version}"
+        path = os.path.join(logger.save_dir or trainer.default_root_dir, str(logger.name), version)
+    return trainer.strategy.broadcast(path)
 
 
 def _epoch_entry(entry: dict[str, Any]) -> dict[str, Any]:

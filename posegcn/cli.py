@@ -3,7 +3,7 @@
     posegcn fit  --config configs/modgcn.yaml --config configs/data/synthetic.yaml
     posegcn test --config configs/modgcn.yaml --ckpt_path logs/.../checkpoints/last.ckpt
     posegcn fit  --config configs/modgcn.yaml --print_config
-    posegcn lift --ckpt best.ckpt --input keypoints.npz --output poses_3d.npz   (posegcn/predict.py)
+    posegcn lift --ckpt best.ckpt --input keypoints.npz --output poses_3d.npz   (posegcn/lift/)
     posegcn convert --config configs/modgcn.yaml --original ckpt.pth.tar --output m.ckpt   (posegcn/convert.py)
 
 Models and data modules are chosen in YAML by ``class_path`` (subclass mode); every
@@ -13,10 +13,10 @@ length are linked from the data to the model.  Defaults a user expects are added
 and last checkpoints by validation MPJPE, a learning-rate monitor, exact
 (unpadded) distributed evaluation and a fixed seed recorded in the saved config.
 Figures and the action-wise table go to the logger (``--figures.*``, :mod:`posegcn.callbacks`);
-``predict`` writes ``predictions.npz`` (``--prediction_writer.*``, :mod:`posegcn.predict`);
+``predict`` writes ``predictions.npz`` (``--prediction_writer.*``, :class:`posegcn.callbacks.PredictionWriter`);
 ``configs/logger/wandb.yaml`` switches the logger to W&B, whose files then live under
 ``default_root_dir`` and whose config/metrics files go into the run's own folder.
-``posegcn lift`` (own keypoints → 3D) is dispatched to :func:`posegcn.predict.main`
+``posegcn lift`` (own keypoints → 3D) is dispatched to :func:`posegcn.lift.lifting.main`
 before the LightningCLI.
 """
 
@@ -38,10 +38,9 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
 from posegcn._compat import LightningCLIHooks, jsonargparse_debug_mode
-from posegcn.callbacks import PoseFigureLogger, run_log_dir
-from posegcn.checkpointing import AtomicCheckpointIO, PoseModelCheckpoint, find_last_checkpoint
+from posegcn.callbacks import PoseFigureLogger, PredictionWriter
+from posegcn.checkpointing import AtomicCheckpointIO, PoseModelCheckpoint, find_last_checkpoint, run_log_dir
 from posegcn.errors import PoseGCNInputError, reports_input_errors
-from posegcn.predict import PredictionWriter
 
 __all__ = ["PoseGCNCLI", "build_cli", "main"]
 
@@ -66,7 +65,7 @@ class LearningRateLogger(LearningRateMonitor):
 
 
 class RunDirSaveConfigCallback(SaveConfigCallback):
-    """Saves ``config.yaml`` into the run's own folder (:func:`posegcn.callbacks.run_log_dir`).
+    """Saves ``config.yaml`` into the run's own folder (:func:`posegcn.checkpointing.run_log_dir`).
 
     Lightning's writes into ``trainer.log_dir``, which for W&B is the ``save_dir`` shared by
     all runs (ecosystem-notes.md): each run would overwrite (or refuse) the previous config.
@@ -389,14 +388,14 @@ def main(args: ArgsType = None) -> None:
     PyTorch/Lightning argument errors) print one line ``posegcn: error: …`` and exit with status 2;
     ``POSEGCN_TRACEBACK=1`` shows their traceback (:mod:`posegcn.errors`).
 
-    ``posegcn lift …`` goes to :func:`posegcn.predict.main`, ``posegcn convert …`` to
+    ``posegcn lift …`` goes to :func:`posegcn.lift.lifting.main`, ``posegcn convert …`` to
     :func:`posegcn.convert.main`; everything else to the LightningCLI.
     A W&B run started by the command is finished at its end, so that a second command in the
     same process (tests, notebooks) starts its own run instead of appending to this one.
     """
     argv = sys.argv[1:] if args is None else args
     if isinstance(argv, (list, tuple)) and argv and argv[0] == "lift":
-        from posegcn.predict import main as lift_main
+        from posegcn.lift.lifting import main as lift_main
 
         lift_main(list(argv[1:]))
         return

@@ -10,7 +10,7 @@ joint count linked into the model — the original weights are loaded into its n
 :func:`~posegcn.models.original_checkpoints.load_original_state_dict`, and a Lightning
 ``Trainer`` saves it.  The result carries the module's hyper-parameters with their class
 path, like a checkpoint of ``posegcn fit``, so ``posegcn test`` / ``predict --ckpt_path``,
-``posegcn lift --ckpt`` and :func:`posegcn.predict.load_module` (the affinity notebook)
+``posegcn lift --ckpt`` and :func:`posegcn.lift.load_module` (the affinity notebook)
 accept it.  It holds no optimiser state: ``posegcn fit --ckpt_path OUT.ckpt`` fine-tunes
 the published weights from epoch 0 with a fresh optimiser.
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from posegcn.affinity import (
+from posegcn.analysis.affinity import (
     dynamic_affinities,
     edge_evolution,
     layer_affinities,
     non_skeleton_mask,
     strongest_edges,
 )
+from posegcn.lift import load_module
 from posegcn.models import ModulatedGCN, SemGCN
 from posegcn.models.dgnet import DGNet
-from posegcn.predict import load_module
 from posegcn.skeleton import H36M_16, H36M_17
 
 

@@ -21,12 +21,12 @@ import pytest
 import torch
 from torch import nn
 
-from posegcn.affinity import layer_affinities
+from posegcn.analysis.affinity import layer_affinities
 from posegcn.cli import build_cli, main
 from posegcn.convert import main as convert_main
+from posegcn.lift import load_module
 from posegcn.models.original_checkpoints import OriginalCheckpointError
 from posegcn.nn.non_local import EmbeddedGaussianNonLocal, GroupedNonLocal
-from posegcn.predict import load_module
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC = str(REPO / "configs" / "data" / "synthetic.yaml")

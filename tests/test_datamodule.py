@@ -366,7 +366,7 @@ def test_flip_augmentation_is_the_skeleton_flip():
 
 def test_lift_windows_are_the_data_window_rule():
     from posegcn.data import window_indices
-    from posegcn.predict import temporal_windows
+    from posegcn.lift import temporal_windows
 
     arrays = make_arrays(lengths=[9])
     dataset = PoseBatchDataset(arrays, num_frames=5)

@@ -11,7 +11,7 @@ import torch
 from conftest import CONFIGS, model_option, posegcn_fit
 
 from posegcn.cli import build_cli, main
-from posegcn.predict import load_module
+from posegcn.lift import load_module
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,9 @@
-"""The import graph of posegcn: no cycle, and the data layer depends on neither the metrics nor the synthetic data.
+"""The import graph of posegcn: no cycle, and every layer imports only the layers below it.
+
+From the top: the commands and what only they use (``cli``, ``convert``, ``callbacks``,
+``lift/``, ``analysis/``) over the library (``lit/``, ``metrics/``, ``data/``, ``synthetic/``,
+``models/``, ``nn/`` and the shared modules).  The data layer depends on neither the metrics
+nor the synthetic data; the networks know nothing of Lightning modules or commands.
 
 Every ``import`` statement of every module counts, also those inside functions (a lazy import
 hides a cycle from the interpreter, not from a reader).  Edges are read with :mod:`ast`, so the
@@ -13,6 +18,14 @@ from pathlib import Path
 import posegcn
 
 PACKAGE = Path(posegcn.__file__).parent
+
+#: The top layer: the commands, their callbacks, ``posegcn lift`` and the analysis of trained models.
+TOP = ("posegcn.cli", "posegcn.convert", "posegcn.callbacks", "posegcn.lift", "posegcn.analysis")
+
+
+def _in(name: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether module ``name`` is one of ``prefixes`` or inside one of those packages."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def _module_name(path: Path) -> str:
@@ -62,6 +75,10 @@ def test_graph_sees_known_edges():
     assert "posegcn.data.formats.h36m" in graph["posegcn.data.formats"]
     assert "posegcn.data.arrays" in graph["posegcn.data.formats.h36m"]
     assert "posegcn.data" in graph["posegcn.synthetic.datamodule"]
+    assert "posegcn.lift.formats" in graph["posegcn.lift.lifting"]
+    assert "posegcn.analysis.figures" in graph["posegcn.lift.lifting"]  # lazy, inside a function
+    assert "posegcn.analysis.tables" in graph["posegcn.callbacks"]
+    assert "posegcn.checkpointing" in graph["posegcn.lit.module"]
 
 
 def test_import_graph_has_no_cycle():
@@ -78,4 +95,23 @@ def test_data_imports_neither_metrics_nor_synthetic():
             bad = sorted(
                 m for m in _reachable(graph, name) if m.startswith(("posegcn.metrics", "posegcn.synthetic"))
             )
+            assert not bad, f"{name} imports {bad}"
+
+
+def test_library_imports_nothing_of_the_top_layer():
+    # lift/ and analysis/ may use models, data and metrics; nothing below them may use lift/,
+    # analysis/, the callbacks or the commands (the run folder lives in checkpointing, not callbacks)
+    graph = _graph()
+    library = [name for name in graph if not _in(name, TOP)]
+    assert {"posegcn.nn", "posegcn.models", "posegcn.data", "posegcn.metrics", "posegcn.lit"} <= set(library)
+    for name in library:
+        bad = sorted(m for m in _reachable(graph, name) if _in(m, TOP))
+        assert not bad, f"{name} imports {bad}"
+
+
+def test_networks_import_neither_lightning_modules_nor_commands():
+    graph = _graph()
+    for name in graph:
+        if _in(name, ("posegcn.nn", "posegcn.models")):
+            bad = sorted(m for m in _reachable(graph, name) if _in(m, ("posegcn.lit", *TOP)))
             assert not bad, f"{name} imports {bad}"

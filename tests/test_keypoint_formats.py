@@ -12,7 +12,7 @@ import torch
 from test_predict import normalise
 
 from posegcn.cli import main
-from posegcn.keypoint_formats import (
+from posegcn.lift.formats import (
     COCO_17_NAMES,
     OPENPOSE_18_NAMES,
     OPENPOSE_25_NAMES,
@@ -25,9 +25,9 @@ from posegcn.keypoint_formats import (
     read_keypoint_file,
     to_model_layout,
 )
-from posegcn.predict import _parser as predict_parser
-from posegcn.predict import load_module
-from posegcn.predict import main as predict_main
+from posegcn.lift.lifting import _parser as lift_parser
+from posegcn.lift.lifting import load_module
+from posegcn.lift.lifting import main as lift_main
 from posegcn.skeleton import H36M_16, H36M_17
 
 W, H = 1000, 800
@@ -195,7 +195,7 @@ def test_coco_results_selection_ordering_and_track_id(tmp_path):
     one_line(exc, "results.json", "track_id 7", "[1, 2]")
     # on the command line --person N is --track-id N
     args = ["--ckpt", "c", "--input", "i", "--output", "o"]
-    assert predict_parser().parse_args([*args, "--person", "1"]).track_id == 1
+    assert lift_parser().parse_args([*args, "--person", "1"]).track_id == 1
 
 
 def test_coco_results_errors_are_one_line_and_name_the_file(tmp_path):
@@ -439,5 +439,5 @@ def test_lift_refuses_a_joint_never_seen_in_one_line(tmp_path, checkpoint, capsy
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("posegcn: error: ") and "Traceback" not in err
     assert "kp.npz: joint(s) 'left_eye' (coco17 1) never valid in the 3 frames" in err
-    with pytest.raises(MissingJointError):  # the command's error, raised by posegcn.predict.main
-        predict_main(lift[1:])
+    with pytest.raises(MissingJointError):  # the command's error, raised by posegcn.lift.lifting.main
+        lift_main(lift[1:])

@@ -17,7 +17,7 @@ from posegcn.data import (
     MPIINF3DHPTestFile,
     load_mpi_inf_3dhp_test,
 )
-from posegcn.predict import load_module
+from posegcn.lift import load_module
 from posegcn.skeleton import H36M_16, H36M_17, MPI_INF_3DHP_17, MPI_INF_3DHP_TO_H36M_17
 from posegcn.synthetic import generate_synthetic_3dhp_test
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from posegcn.cli import main
 from posegcn.data import load_h36m
-from posegcn.predict import (
+from posegcn.lift import (
     coco_to_h36m,
     lift_keypoints,
     load_module,

@@ -8,8 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from posegcn.skeleton import H36M_16, H36M_17
-from posegcn.viz import (
+from posegcn.analysis.figures import (
     GT_COLOR,
     LEFT_COLOR,
     RIGHT_COLOR,
@@ -20,6 +19,7 @@ from posegcn.viz import (
     pose_figure,
     save_pose_gif,
 )
+from posegcn.skeleton import H36M_16, H36M_17
 
 
 def test_bone_colors_follow_left_right_joints():

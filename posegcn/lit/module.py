@@ -29,8 +29,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zer
 from torch import nn
 
 from posegcn._compat import attached_trainer, is_compiled
-from posegcn.callbacks import run_log_dir
-from posegcn.checkpointing import final_epoch_summary
+from posegcn.checkpointing import final_epoch_summary, run_log_dir
 from posegcn.data.codec import PoseCodec
 from posegcn.errors import NonFiniteLossError, PoseGCNInputError
 from posegcn.lit.optim import Adam, StaircaseLR

@@ -3,7 +3,7 @@
 Everything derives its bones, joint names and left/right colours from a
 :class:`~posegcn.skeleton.Skeleton`, so the same functions serve the training logger
 (:mod:`posegcn.callbacks`), the affinity notebook and ``posegcn lift``
-(:mod:`posegcn.predict`):
+(:mod:`posegcn.lift.lifting`):
 
 * :func:`pose_figure` — 2D input | 3D prediction vs ground truth, side by side, one row
   per sample;

@@ -1,9 +1,9 @@
-"""3D poses from your own 2D keypoints (``posegcn lift``), and Human3.6M prediction export.
+"""3D poses from your own 2D keypoints: ``posegcn lift``.
 
 ``posegcn lift --ckpt CKPT --input KEYPOINTS --output poses_3d.npz [--width W --height H]
 [--format F] [--track-id N] [--video NAME] [--min-confidence C] [--plot DIR] [--gif]``
 
-**Input** — what 2D detectors write, read by :mod:`posegcn.keypoint_formats` (format
+**Input** — what 2D detectors write, read by :mod:`posegcn.lift.formats` (format
 auto-detected, ``--format`` forces it; the formats, the person-selection rule and the
 mapping table of each layout to Human3.6M are in its docstring):
 
@@ -23,8 +23,8 @@ size) and ``--layout`` override the file.  One person per frame: the highest mea
 score, or ``--track-id N``.  Joints that are NaN or below ``--min-confidence`` (default 0.1)
 are filled by linear interpolation over time between the nearest frames where that joint is
 valid (edges held); a joint the model needs that is never valid is an error
-(:class:`~posegcn.keypoint_formats.MissingJointError`), as is a file with no person
-(:class:`~posegcn.keypoint_formats.NoPersonError`).  The valid keypoints must fit the image.
+(:class:`~posegcn.lift.formats.MissingJointError`), as is a file with no person
+(:class:`~posegcn.lift.formats.NoPersonError`).  The valid keypoints must fit the image.
 
 **Output** — a ``.npz`` with ``poses_3d [frames, J, 3]`` float32 in **millimetres**,
 **camera frame** (x right, y down, z forward), **root-relative** (joint 0, Hip, at the
@@ -37,11 +37,9 @@ interpolated detection) and ``num_filled``, ``input_filled_mask [frames, J_in]``
 and ``model_class``.  ``--plot DIR`` writes PNG figures of a few frames (and with ``--gif``
 an animated GIF of the sequence; no ffmpeg needed).
 
-**Human3.6M-format data** — ``posegcn predict --config … --ckpt_path …`` runs the model
-over the test split; :class:`PredictionWriter` (registered by the ``posegcn`` command)
-writes ``predictions.npz`` with the predictions, the ground truth and the subject /
-action / camera / frame of every pose, so that any metric can be recomputed outside
-posegcn (see its docstring).
+Predictions on Human3.6M-format data (``posegcn predict``) are written by
+:class:`~posegcn.callbacks.PredictionWriter`.  :func:`load_module` loads any checkpoint the
+``posegcn`` command wrote (also for the affinity notebook, :mod:`posegcn.analysis`).
 """
 
 from __future__ import annotations
@@ -59,14 +57,11 @@ import torch
 from posegcn.data.batches import window_indices
 from posegcn.data.codec import PoseCodec
 from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
-from posegcn.keypoint_formats import (
-    COCO_17_NAMES,
-    COCO_TO_H36M_17,
+from posegcn.lift.formats import (
     DEFAULT_MIN_CONFIDENCE,
     FORMATS,
     LAYOUTS,
     Keypoints,
-    coco_to_h36m,
     fill_missing,
     layout_matrix,
     read_keypoint_file,
@@ -75,21 +70,7 @@ from posegcn.keypoint_formats import (
 )
 from posegcn.skeleton import Skeleton
 
-__all__ = [
-    "COCO_17_NAMES",
-    "COCO_TO_H36M_17",
-    "LAYOUTS",
-    "Keypoints",
-    "coco_to_h36m",
-    "to_model_layout",
-    "read_keypoints",
-    "load_module",
-    "temporal_windows",
-    "lift_keypoints",
-    "write_poses",
-    "PredictionWriter",
-    "main",
-]
+__all__ = ["read_keypoints", "load_module", "temporal_windows", "lift_keypoints", "write_poses", "main"]
 
 
 def _check_keypoints_fit_image(path: str, xy: np.ndarray, width: float, height: float) -> None:
@@ -125,7 +106,7 @@ def read_keypoints(
     video: str | None = None,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> Keypoints:
-    """Read keypoints of any supported format (:func:`~posegcn.keypoint_formats.read_keypoint_file`).
+    """Read keypoints of any supported format (:func:`~posegcn.lift.formats.read_keypoint_file`).
 
     Arguments override the file.  Missing joints stay NaN / zero-confidence (``posegcn lift``
     fills them); the valid ones (``min_confidence``) must fit the image size.
@@ -220,7 +201,7 @@ def _plot(
 ) -> list[str]:
     import matplotlib.pyplot as plt
 
-    from posegcn.viz import pose_figure, save_pose_gif
+    from posegcn.analysis.figures import pose_figure, save_pose_gif
 
     os.makedirs(out_dir, exist_ok=True)
     frames = sorted(
@@ -253,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="posegcn lift",
         description="Lift 2D keypoints from a file to 3D poses with a trained posegcn checkpoint "
-        "(see posegcn/keypoint_formats.py for the file formats and the mapping to Human3.6M).",
+        "(see posegcn/lift/formats.py for the file formats and the mapping to Human3.6M).",
     )
     p.add_argument(
         "--ckpt", required=True, help="checkpoint written by `posegcn fit` (best.ckpt / last.ckpt)"
@@ -345,105 +326,3 @@ def main(args: Sequence[str] | None = None) -> str:
         for path in _plot(a.plot, xy, poses * 1000.0, skeleton, a.gif, a.fps):
             print(f"wrote {path}")
     return a.output
-
-
-# --------------------------------------------------------------------------- H36M predictions
-class PredictionWriter(pl.Callback):
-    """Writes ``posegcn predict`` results on Human3.6M-format data with their provenance.
-
-    ``<output_dir>/predictions.npz`` with one row per evaluated pose, in sample order (under DDP
-    every process predicts its own contiguous, unpadded shard; the shards are gathered to rank 0,
-    which writes the one file):
-
-    * ``poses_3d`` ``[N, J, 3]`` float32 mm, camera frame, root-relative (the prediction,
-      with test-time flip averaging if the model uses it);
-    * ``poses_3d_gt`` ``[N, J, 3]`` float32 mm, the ground truth in the same frame;
-    * ``index`` (sample index in the split), ``subject``, ``action``, ``camera``, ``frame``
-      (frame number in the original 50 fps sequence) ``[N]`` int64, and ``take`` ``[N]``
-      (e.g. ``"Walking 1"``);
-    * ``subject_names``, ``action_names`` (vocabularies of ``subject``/``action``),
-      ``joint_names``, ``units``, ``coordinate_frame``.
-
-    MPJPE, for instance, is ``np.linalg.norm(poses_3d - poses_3d_gt, axis=-1).mean()``.
-
-    A plain callback rather than a ``BasePredictionWriter``: the sample indices are in the
-    batches themselves (``index``), while Lightning cannot infer them from posegcn's
-    index-batch sampler (a ``BasePredictionWriter`` makes it try, and warn).
-
-    Args:
-        output_dir: folder of the file; ``None`` = the run's log directory.
-        filename: file name (``.npz``).
-    """
-
-    def __init__(self, output_dir: str | None = None, filename: str = "predictions.npz") -> None:
-        super().__init__()
-        self.output_dir = output_dir
-        self.filename = filename
-        self._rows: list[dict[str, torch.Tensor]] = []
-
-    def on_predict_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._rows = []
-
-    def on_predict_batch_end(
-        self, trainer, pl_module, prediction, batch, batch_idx, dataloader_idx=0
-    ) -> None:
-        if not isinstance(prediction, dict) or "pose_3d" not in prediction:
-            raise TypeError(
-                "PredictionWriter expects predict_step to return a dict with 'pose_3d' (posegcn modules do), "
-                f"got {type(prediction).__name__}"
-            )
-        self._rows.append({k: v.detach().cpu() for k, v in prediction.items() if isinstance(v, torch.Tensor)})
-
-    def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        from posegcn.callbacks import run_log_dir
-
-        out_dir = self.output_dir or run_log_dir(trainer)  # collective: every rank asks
-        path = os.path.join(out_dir, self.filename)
-        cols = {k: torch.cat([r[k] for r in self._rows]) for k in (self._rows[0] if self._rows else {})}
-        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            shards: list[Any] = [None] * trainer.world_size
-            torch.distributed.all_gather_object(shards, cols)  # collective: uneven shard sizes are fine
-            self._rows = []
-            if trainer.global_rank != 0:
-                return
-            shards = [shard for shard in shards if shard]
-            cols = {k: torch.cat([shard[k] for shard in shards]) for k in (shards[0] if shards else {})}
-            if "index" in cols:
-                order = cols["index"].argsort()
-                cols = {k: v[order] for k, v in cols.items()}
-        payload: dict[str, Any] = {
-            "poses_3d": (cols["pose_3d"] * 1000.0).numpy().astype(np.float32)
-            if cols
-            else np.zeros((0, 0, 3)),
-            "units": np.array("millimetres"),
-            "coordinate_frame": np.array("camera (x right, y down, z forward), root-relative"),
-        }
-        for key in ("index", "subject", "action", "camera"):
-            if key in cols:
-                payload[key] = cols[key].numpy().astype(np.int64)
-        skeleton = getattr(pl_module, "skeleton", None)
-        if skeleton is not None:
-            payload["joint_names"] = np.array(skeleton.names)
-        arrays = self._arrays(trainer)
-        if arrays is not None and "index" in cols:
-            index = cols["index"]
-            payload["poses_3d_gt"] = (arrays.pose_3d[index] * 1000.0).numpy().astype(np.float32)
-            payload["frame"] = arrays.frame[index].numpy().astype(np.int64)
-            payload["take"] = np.array([arrays.sequence_names[s][1] for s in arrays.sequence[index].tolist()])
-            payload["subject_names"] = np.array(arrays.subject_names)
-            payload["action_names"] = np.array(arrays.action_names)
-        os.makedirs(out_dir, exist_ok=True)
-        np.savez(path, **payload)
-        self._rows = []
-        print(f"predictions of {len(payload['poses_3d'])} poses written to {path}")
-
-    @staticmethod
-    def _arrays(trainer: pl.Trainer):
-        dm = getattr(trainer, "datamodule", None)
-        getter = getattr(dm, "arrays", None)
-        if getter is None:
-            return None
-        try:
-            return getter("test")  # the split the posegcn data modules predict on
-        except (RuntimeError, KeyError):
-            return None
