@@ -82,8 +82,10 @@ class _DecoupledGraphConv(torch.autograd.Function):
     the gradient of the broadcast ``[J, J]`` mix goes through a batch of tiny products
     and a separate reduction, and every broadcast product leaves a temporary.  Here
     both transforms are one batched GEMM whose output ``[2, N·J, C]`` keeps ``XW₀`` and
-    ``XW₁`` contiguous, the bias rides in the ``baddbmm`` of the mix, the self term is
-    added in place, and the backward writes both halves of ``∂L/∂(XW)`` into one buffer.
+    ``XW₁`` contiguous; bias and self term are one ``addcmul`` into the output, which the
+    mix then accumulates into in place (``baddbmm_``, as ``addmm_`` for ``∂X``: an
+    out-of-place ``baddbmm``/``addmm`` first copies its ``beta·C`` operand, a full pass over
+    the output); the backward writes both halves of ``∂L/∂(XW)`` into one buffer.
 
     Inputs: ``x [N, J, C_in]``, ``weight [2, C_in, C_out]``, ``self_scale [J, C_out]``
     (``diag(Â)`` times ``M``), ``neighbour [J, J]`` (``Â⊙(1−I)``), ``modulation [J, C_out]``
@@ -98,9 +100,8 @@ class _DecoupledGraphConv(torch.autograd.Function):
         h = torch.bmm(rows.expand(2, n * j, c_in), weight)  # [2, N·J, C]: XW₀ and XW₁
         h_self, h_neigh = h[0].view(n, j, c), h[1].view(n, j, c)
         mixed_in = h_neigh * modulation if modulation is not None else h_neigh
-        mix = neighbour.expand(n, j, j)  # stride-0 batch: no copy of the [J, J] matrix
-        out = torch.bmm(mix, mixed_in) if bias is None else torch.baddbmm(bias.expand(n, j, c), mix, mixed_in)
-        out.addcmul_(h_self, self_scale)
+        out = torch.mul(h_self, self_scale) if bias is None else torch.addcmul(bias, h_self, self_scale)
+        out.baddbmm_(neighbour.expand(n, j, j), mixed_in)  # stride-0 batch: no copy of the [J, J] matrix
         ctx.save_for_backward(x, weight, self_scale, neighbour, modulation, h, mixed_in)
         ctx.has_bias = bias is not None
         return out
@@ -114,11 +115,11 @@ class _DecoupledGraphConv(torch.autograd.Function):
         grad_h = torch.empty_like(h)
         grad_self, grad_neigh_h = grad_h[0].view(n, j, c), grad_h[1].view(n, j, c)
         torch.mul(grad_out, self_scale, out=grad_self)
-        grad_mixed = torch.bmm(neighbour.mT.expand(n, j, j), grad_out)
         if modulation is not None:
+            grad_mixed = torch.bmm(neighbour.mT.expand(n, j, j), grad_out)
             torch.mul(grad_mixed, modulation, out=grad_neigh_h)
         else:
-            grad_neigh_h.copy_(grad_mixed)
+            grad_mixed = torch.bmm(neighbour.mT.expand(n, j, j), grad_out, out=grad_neigh_h)
         grad_x = grad_w = grad_scale = grad_neigh = grad_mod = grad_bias = None
         if need_scale:
             grad_scale = (grad_out * h[0].view(n, j, c)).sum(0)
@@ -129,7 +130,7 @@ class _DecoupledGraphConv(torch.autograd.Function):
         if need_bias and ctx.has_bias:
             grad_bias = grad_out.sum((0, 1))
         if need_x:
-            grad_x = torch.addmm(grad_h[0] @ weight[0].T, grad_h[1], weight[1].T).view(x.shape)
+            grad_x = torch.mm(grad_h[0], weight[0].T).addmm_(grad_h[1], weight[1].T).view(x.shape)
         if need_w:
             rows_t = x.reshape(n * j, -1).T
             grad_w = torch.bmm(rows_t.expand(2, *rows_t.shape), grad_h)
