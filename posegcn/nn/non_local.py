@@ -189,8 +189,14 @@ class GroupedNonLocal(nn.Module):
         nn.init.zeros_(self.bn.bias)
 
     def _pool(self, h: torch.Tensor) -> torch.Tensor:
-        """Max over each group: ``[..., J, C] → [..., G, C]``."""
-        return h[..., self.group_index, :].amax(dim=-2)
+        """Max over each group: ``[..., J, C] → [..., G, C]``.
+
+        One ``index_select`` puts the joints in group order and a view makes the groups a
+        dimension (advanced indexing with the ``[G, k]`` index would backpropagate through a
+        scatter with accumulation).
+        """
+        grouped = h.index_select(-2, self.group_index.flatten())
+        return grouped.unflatten(-2, self.group_index.shape).amax(dim=-2)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         """``f / G``: ``[..., J, C] → [..., J, G]`` (query joints × key groups)."""
@@ -211,9 +217,11 @@ class GroupedNonLocal(nn.Module):
         c = self.inter_channels
         weight = torch.cat([self.theta.weight, self.phi.weight, self.g.weight], dim=0)
         bias = torch.cat([self.theta.bias, self.phi.bias, self.g.bias], dim=0)
-        theta, phi, g = F.linear(x, weight, bias).split(c, dim=-1)
-        f = self._affinity(theta, self._pool(phi))  # [..., J, G]
-        y = self.w_z(f @ self._pool(g))  # [..., J, C]
+        theta, keys = F.linear(x, weight, bias).split((c, 2 * c), dim=-1)
+        # Keys and values pooled together: one gather and one max for both.
+        phi, g = self._pool(keys).split(c, dim=-1)  # [..., G, C_inter] each
+        f = self._affinity(theta, phi)  # [..., J, G]
+        y = self.w_z(f @ g)  # [..., J, C]
         return self.bn(y) + x
 
     def extra_repr(self) -> str:
