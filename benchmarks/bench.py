@@ -48,6 +48,8 @@ from posegcn.models import DGNet, ModulatedGCN, SemGCN
 from posegcn.nn import set_fused
 from posegcn.skeleton import H36M_17
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # sibling scripts: bench_fit, bench_metrics
+
 #: Training poses of Human3.6M (S1, S5, S6, S7, S8, 4 cameras): 1,559,752.
 H36M_TRAIN_POSES = 1_559_752
 
@@ -254,6 +256,49 @@ def time_inference(case: ModelCase, batch_size: int, repeats: int, compile: bool
     return seconds / batch_size * 1e3
 
 
+def _step_rate(step: Callable[[], None], batch_size: int, inner: int) -> float:
+    """Samples/s of ``step`` (median of 3 bursts of ``inner`` steps)."""
+    return batch_size * inner / median_seconds(lambda: [step() for _ in range(inner)], 3, warmup=1)
+
+
+def end_to_end(cases: list[ModelCase], quick: bool = False) -> list[dict]:
+    """The real ``posegcn fit`` loop next to the step-only figure of the same model, same minutes.
+
+    For every row of :data:`bench_fit.FIT_CASES`: the step alone (as in the table above), then
+    ``posegcn fit`` on Human3.6M-sized synthetic data (generated on first use into
+    ``data/synthetic_h36m``, ≈1 min) timed from inside by :class:`bench_fit.LoopTimer` — batch
+    gathering, flips, gradient clipping, the schedule, logging and the progress bar included —
+    then the step again.  ``loop_fraction`` = loop samples/s over the mean of the two step figures.
+    """
+    import bench_fit  # noqa: E402  (a sibling script, not a package)
+
+    rows = []
+    for name, config, batch_size, extra in bench_fit.FIT_CASES[:2] if quick else bench_fit.FIT_CASES:
+        case = next(c for c in cases if c.name == name and c.batch_size == batch_size)
+        step = training_step(case)
+        inner = max(1, 2048 // batch_size)
+        step_rate = partial(_step_rate, step, batch_size, inner)
+        before = step_rate()
+        steps = max(150, 38_400 // batch_size) // (2 if quick else 1)
+        loop = bench_fit.fit_throughput(config, batch_size, steps=steps, extra=extra)
+        after = step_rate()
+        step_mean = 0.5 * (before + after)
+        rows.append(
+            {
+                "model": name,
+                "config": config,
+                "batch": batch_size,
+                "steps": loop["steps"],
+                "loop_samples_per_s": loop["samples_per_s"],
+                "step_samples_per_s_before": before,
+                "step_samples_per_s_after": after,
+                "loop_fraction": loop["samples_per_s"] / step_mean,
+            }
+        )
+        print(f"  timed posegcn fit of {name} (batch {batch_size})", file=sys.stderr)
+    return rows
+
+
 def synthetic_training_arrays(num_poses: int = H36M_TRAIN_POSES, num_joints: int = 17, seed: int = 0):
     """:class:`PoseArrays` of Human3.6M training size: 600 sequences (5 subjects × 30 takes × 4 cameras)."""
     rng = np.random.default_rng(seed)
@@ -380,7 +425,6 @@ def run(threads: int = 2, repeats: int = 7, quick: bool = False, compile: bool =
         data.append(entry)
     results["data_path"] = data
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_metrics  # noqa: E402  (a sibling script, not a package)
 
     metrics = bench_metrics.run(num_poses=54_334 if quick else 543_344, threads=threads, methods=("jacobi",))
@@ -396,6 +440,7 @@ def run(threads: int = 2, repeats: int = 7, quick: bool = False, compile: bool =
             results["knn_ratio"][f"{key}, training"] = (
                 knn[key]["train_samples_per_s"] / dyn["train_samples_per_s"]
             )
+    results["end_to_end"] = end_to_end(cases if not quick else model_cases(), quick)
     results["load_average_1min_after"] = os.getloadavg()[0]
     return results
 
@@ -409,6 +454,22 @@ def format_table(results: dict) -> str:
         f"2048² {results['gemm2048_gflops']:.1f}, after the models {results['peak_gflops_after']:.1f}, "
         f"GEMM probes in the timing rounds, median {results['probe_gflops_median']:.1f})",
         "",
+    ]
+    if results.get("end_to_end"):
+        lines += [
+            "end to end: the real `posegcn fit` loop (data, clipping, schedule, logging, progress bar) "
+            "vs the step alone, same minutes",
+            f"{'model':38s} {'batch':>5s} {'fit samples/s':>14s} {'step samples/s':>15s} {'loop/step':>9s}",
+        ]
+    for r in results.get("end_to_end", []):
+        step = 0.5 * (r["step_samples_per_s_before"] + r["step_samples_per_s_after"])
+        lines.append(
+            f"{r['model']:38s} {r['batch']:>5d} {r['loop_samples_per_s']:14,.0f} {step:15,.0f} "
+            f"{100 * r['loop_fraction']:8.1f}%"
+        )
+    lines += [
+        "",
+        "training step alone (fixed batch) and inference:",
         f"{'model':38s} {'batch':>5s} {'params':>10s} {'MFLOP/s.':>9s} {'train s/s':>10s} "
         f"{'GFLOP/s':>8s} {'% peak':>7s} {'% probe':>7s} {'before':>14s} {'ms/fr b1':>9s} {'ms/fr b1024':>11s}",
     ]

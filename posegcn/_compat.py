@@ -37,6 +37,7 @@ __all__ = [
     "batches_processed",
     "is_compiled",
     "jsonargparse_debug_mode",
+    "logs_this_step",
     "save_last_checkpoint",
     "synced_states",
     "uses_distributed_sampler",
@@ -72,6 +73,21 @@ def batches_processed(trainer: pl.Trainer) -> int:
     checkpoints so that a resumed run continues the same shuffled order.
     """
     return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+
+
+def logs_this_step(trainer: pl.Trainer | None) -> bool:
+    """Whether values logged by the current training step reach the loggers.
+
+    Checked against lightning 2.6.6: ``trainer._logger_connector.should_update_logs`` (every
+    ``log_every_n_steps`` batches, and when the trainer stops).  ``self.log`` of a step in between
+    is bookkeeping whose value no logger ever receives, and costs ≈0.5–4 ms per call in Lightning's
+    result collection; :class:`posegcn.lit.PoseLiftingModule` logs its training terms only on the
+    steps that Lightning writes, so the loss curves are the same at a fraction of the cost.
+    ``True`` without a trainer or under ``fast_dev_run`` (which logs every step).
+    """
+    if trainer is None or trainer.fast_dev_run:
+        return True
+    return bool(trainer._logger_connector.should_update_logs)
 
 
 def uses_distributed_sampler(trainer: pl.Trainer) -> bool:

@@ -31,6 +31,7 @@ import re
 import sys
 
 import lightning.pytorch as pl
+from jsonargparse import Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger
@@ -38,7 +39,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
 from posegcn._compat import LightningCLIHooks, jsonargparse_debug_mode
-from posegcn.callbacks import PoseFigureLogger, PredictionWriter
+from posegcn.callbacks import PoseFigureLogger, PoseProgressBar, PredictionWriter
 from posegcn.checkpointing import AtomicCheckpointIO, PoseModelCheckpoint, find_last_checkpoint, run_log_dir
 from posegcn.errors import PoseGCNInputError, reports_input_errors
 
@@ -215,11 +216,26 @@ class PoseGCNCLI(LightningCLIHooks):
         # A WandbLogger without save_dir (configs/logger/wandb.yaml) keeps its files in the run
         # folder default_root_dir instead of the working directory.
         config = self.config[self.subcommand] if self.subcommand else self.config
+        self._add_progress_bar(config)
         loggers = config.get("trainer.logger")
         for logger in loggers if isinstance(loggers, list) else [loggers]:
             if str(getattr(logger, "class_path", "")).endswith("WandbLogger"):
                 if logger.init_args.get("save_dir") in (None, "."):
                     logger.init_args["save_dir"] = config.get("trainer.default_root_dir") or "logs"
+
+    @staticmethod
+    def _add_progress_bar(config: Namespace) -> None:
+        """Use :class:`~posegcn.callbacks.PoseProgressBar` (redrawn a few times per second) unless the
+        run has no progress bar or names its own."""
+        if config.get("trainer.enable_progress_bar") is False:
+            return
+        callbacks = config.get("trainer.callbacks") or []
+        callbacks = list(callbacks) if isinstance(callbacks, list) else [callbacks]
+        if any("ProgressBar" in str(getattr(c, "class_path", type(c).__name__)) for c in callbacks):
+            return
+        bar = Namespace(class_path=f"{PoseProgressBar.__module__}.{PoseProgressBar.__qualname__}")
+        bar.init_args = Namespace(refresh_interval=0.25)
+        config["trainer.callbacks"] = [*callbacks, bar]
 
     def parse_ckpt_path(self) -> None:
         subcommand = self.config.get("subcommand")

@@ -190,7 +190,13 @@ class Skeleton:
     def flip(self, poses: torch.Tensor | np.ndarray, axis: int = 0):
         """Mirror poses ``[..., J, D]``: negate coordinate ``axis`` and swap left/right joints."""
         perm = self.flip_permutation
-        out = poses[..., perm, :].copy() if isinstance(poses, np.ndarray) else poses[..., perm, :].clone()
+        if isinstance(poses, np.ndarray):
+            out = poses[..., perm, :].copy()
+        else:
+            # index_select with an index sent ahead without waiting: on a GPU, indexing with a Python
+            # list would copy the list to the device synchronously, a host sync per flipped batch.
+            index = torch.tensor(perm).to(poses.device, non_blocking=True)
+            out = poses.index_select(-2, index)
         out[..., axis] *= -1
         return out
 

@@ -15,7 +15,7 @@ The flow of posegcn's data is *files → arrays in memory → batches*:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,19 @@ class PoseArrays:
 
     def __len__(self) -> int:
         return self.pose_2d.shape[0]
+
+    def to(self, device: torch.device | str) -> PoseArrays:
+        """The same samples with every tensor on ``device`` (``self`` when they are there already).
+
+        Training on a GPU keeps a whole split resident there, so that batches are gathered on
+        the device without a host-to-device copy per step (:mod:`posegcn.data.batches`).
+        """
+        device = torch.device(device)
+        if self.pose_2d.device == device:
+            return self
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in moved.items()}
+        return PoseArrays(**moved)
 
     @property
     def num_sequences(self) -> int:

@@ -155,6 +155,9 @@ class PoseBatchDataset(Dataset):
                 f"got {type(index).__name__} {getattr(index, 'shape', '')}"
             )
         a = self.arrays
+        index = index.to(
+            a.pose_2d.device, non_blocking=True
+        )  # a no-op when the sampler yields device indices
         mirrored = None
         if self.flip_mode == "duplicate":
             # the second half of the index range is the mirrored copy of the first
@@ -169,9 +172,9 @@ class PoseBatchDataset(Dataset):
             pose_2d = a.pose_2d.index_select(0, window).view(*shape, 2)
             pose_3d = a.pose_3d.index_select(0, window).view(*shape, 3)
         if self.flip_mode == "random_half":
-            mirrored = self._random_half(pose_2d.shape[0])
+            mirrored = self._random_half(pose_2d.shape[0], pose_2d.device)
         if mirrored is not None:
-            self._mirror(pose_2d, pose_3d, mirrored)
+            pose_2d, pose_3d = self._mirror(pose_2d, mirrored), self._mirror(pose_3d, mirrored)
         return {
             "pose_2d": pose_2d,
             "pose_3d": pose_3d,
@@ -181,18 +184,26 @@ class PoseBatchDataset(Dataset):
             "index": index,
         }
 
-    def _random_half(self, batch_size: int) -> torch.Tensor:
-        """Indices of ``⌊B/2⌋`` random samples of the batch, from the counter-based flip stream."""
+    def _random_half(self, batch_size: int, device: torch.device) -> torch.Tensor:
+        """Mask ``[B]`` of ``⌊B/2⌋`` random samples of the batch, from the counter-based flip stream.
+
+        Drawn on the CPU (the same masks whatever the device) and sent to ``device`` without waiting.
+        """
         key = np.random.SeedSequence([self.seed + _FLIP_SEED_OFFSET, self._epoch, self._batch])
         self._generator.manual_seed(int(key.generate_state(1, np.uint64)[0] >> np.uint64(1)))
         self._batch += 1
-        return torch.randperm(batch_size, generator=self._generator)[: batch_size // 2]
+        chosen = torch.randperm(batch_size, generator=self._generator)[: batch_size // 2]
+        mask = torch.zeros(batch_size, dtype=torch.bool).index_fill_(0, chosen, True)
+        return mask.to(device, non_blocking=True)
 
-    def _mirror(self, pose_2d: torch.Tensor, pose_3d: torch.Tensor, chosen: torch.Tensor) -> None:
-        """Mirror the ``chosen`` samples (indices or a boolean mask) in place with :meth:`Skeleton.flip`."""
-        flip = self.arrays.skeleton.flip
-        pose_2d[chosen] = flip(pose_2d[chosen])
-        pose_3d[chosen] = flip(pose_3d[chosen])
+    def _mirror(self, poses: torch.Tensor, mirrored: torch.Tensor) -> torch.Tensor:
+        """``poses`` with the samples of the boolean mask ``mirrored [B]`` mirrored by :meth:`Skeleton.flip`.
+
+        ``torch.where`` over the whole batch instead of indexing the chosen rows: boolean indexing
+        needs the number of chosen rows on the host, a device sync per batch on a GPU.
+        """
+        keep = mirrored.view(-1, *([1] * (poses.dim() - 1)))
+        return torch.where(keep, self.arrays.skeleton.flip(poses), poses)
 
 
 class BatchIndexSampler(Sampler[torch.Tensor]):
@@ -213,6 +224,9 @@ class BatchIndexSampler(Sampler[torch.Tensor]):
         drop_last: drop this rank's last incomplete batch.
         dataset: optional :class:`PoseBatchDataset` whose :meth:`~PoseBatchDataset.set_epoch`
             is called along with this sampler's (Lightning calls the sampler's only).
+        device: where the index tensors are yielded (default: the dataset's arrays' device, else
+            the CPU).  The shard is drawn on the CPU (the same order on every device) and sent once
+            per epoch; each batch is then a view of it, with no copy per step.
     """
 
     def __init__(
@@ -226,6 +240,7 @@ class BatchIndexSampler(Sampler[torch.Tensor]):
         world_size: int = 1,
         drop_last: bool = False,
         dataset: PoseBatchDataset | None = None,
+        device: torch.device | str | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -239,6 +254,9 @@ class BatchIndexSampler(Sampler[torch.Tensor]):
         self.world_size = world_size
         self.drop_last = drop_last
         self.dataset = dataset
+        if device is None:
+            device = dataset.arrays.pose_2d.device if dataset is not None else "cpu"
+        self.device = torch.device(device)
         self.epoch = 0
         self._skip = 0  # batches to skip at the next iter() (mid-epoch resume)
         self._yielded = 0
@@ -262,7 +280,7 @@ class BatchIndexSampler(Sampler[torch.Tensor]):
 
     def batches(self) -> tuple[torch.Tensor, ...]:
         """All of this rank's batches of the current epoch."""
-        indices = self.shard()
+        indices = self.shard().to(self.device)
         batches = (
             indices.split(self.batch_size) if len(indices) else ()
         )  # split() of nothing gives one empty batch
@@ -349,5 +367,7 @@ def check_self_sharding(trainer: pl.Trainer | None, owner: str) -> None:
 def eval_loader(dataset: PoseBatchDataset, batch_size: int, trainer: pl.Trainer | None) -> DataLoader:
     """Evaluation/prediction batches of this rank: a contiguous, unpadded shard in sample order."""
     rank, world_size = rank_world(trainer)
-    sampler = BatchIndexSampler(len(dataset), batch_size, shuffle=False, rank=rank, world_size=world_size)
+    sampler = BatchIndexSampler(
+        len(dataset), batch_size, shuffle=False, rank=rank, world_size=world_size, dataset=dataset
+    )
     return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import lightning.pytorch as pl
+import torch
 from torch.utils.data import DataLoader
 
 from posegcn._compat import batches_processed
@@ -154,11 +155,20 @@ class PoseDataModule(pl.LightningDataModule):
                 action_names=self._action_names,
             )
             self._datasets[split] = PoseBatchDataset(
-                self._arrays[split],
+                self._arrays[split].to(self._data_device()),
                 num_frames=h.num_frames,
                 flip_augment=h.get("flip_augment", False) if split == "train" else False,
                 seed=h.get("seed", 0),
             )
+
+    def _data_device(self) -> torch.device:
+        """Where the batches are gathered: the accelerator the model trains on, else the CPU.
+
+        On a GPU the whole split stays resident (Human3.6M's 1.56M training poses: ≈0.5 GB), so
+        batches, windows and flips are gathered there and no step copies data from the host.
+        """
+        trainer = self.trainer
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
     def _action_vocabulary(self, files: PoseFiles) -> list[str]:
         """The metric groups over all subjects of this data module present in the files."""

@@ -28,7 +28,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from torch import nn
 
-from posegcn._compat import attached_trainer, is_compiled
+from posegcn._compat import attached_trainer, is_compiled, logs_this_step
 from posegcn.checkpointing import final_epoch_summary, run_log_dir
 from posegcn.data.codec import PoseCodec
 from posegcn.errors import NonFiniteLossError, PoseGCNInputError
@@ -222,6 +222,7 @@ class PoseLiftingModule(pl.LightningModule):
         self.validation_history: list[dict[str, Any]] = []
         self.validation_subjects: list[str] | None = None
         self.skipped_batches = 0  # training batches skipped for a NaN/inf loss (nonfinite_loss="skip")
+        self._all_finite: torch.Tensor | None = None  # accelerator runs: all losses finite since the start
         self.val_metrics: PoseMetrics | None = None
         self.test_metrics: PoseMetrics | None = None
         # one metric collection per noise level; a plain dict keeps them out of the state_dict
@@ -389,31 +390,57 @@ class PoseLiftingModule(pl.LightningModule):
     # ------------------------------------------------------------------ steps
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss, terms = self.training_loss(batch)
-        if not torch.isfinite(loss):
-            where = f"global step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
-            bad_input = not bool(
-                torch.isfinite(batch["pose_2d"]).all() and torch.isfinite(batch["pose_3d"]).all()
-            )
-            cause = (
-                "the batch itself holds NaN/inf inputs or targets"
-                if bad_input
-                else "the inputs are finite: the weights or the learning rate diverged (try a lower "
-                "--model.optimizer.init_args.lr, "
-                "--trainer.gradient_clip_val 1.0)"
-            )
-            if self.nonfinite_loss == "raise":
-                raise NonFiniteLossError(
-                    f"training loss is {loss.item()} at {where}: {cause}. Training stopped; resume from the last "
-                    f"good checkpoint with --ckpt_path, or use --model.nonfinite_loss skip to skip such batches"
-                )
-            self.skipped_batches += 1
-            rank_zero_warn(f"skipping the batch at {where}: training loss is {loss.item()} ({cause})")
-            return None  # Lightning skips backward and the optimiser step
-        bs = batch["pose_2d"].shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
-        for name, value in terms.items():
-            self.log(f"train/{name}", value, batch_size=bs)
+        trainer = attached_trainer(self)
+        if self.checks_loss_every_step(loss):
+            if not torch.isfinite(loss):
+                return self._nonfinite(loss, batch, batch_idx)
+        else:
+            # On an accelerator ``bool(isfinite)`` would wait for the step every step: keep a flag on
+            # the device and look at it only when the step is logged (one host sync per logging step).
+            finite = torch.isfinite(loss.detach())
+            self._all_finite = finite if self._all_finite is None else self._all_finite & finite
+            if logs_this_step(trainer) and not bool(self._all_finite):
+                return self._nonfinite(loss, batch, batch_idx, deferred=True)
+        # Lightning hands step values to the loggers every log_every_n_steps only; logging the other
+        # steps costs a few ms of bookkeeping each and reaches no curve.
+        if logs_this_step(trainer):
+            bs = batch["pose_2d"].shape[0]
+            self.log("train/loss", loss, prog_bar=True, batch_size=bs)
+            for name, value in terms.items():
+                self.log(f"train/{name}", value, batch_size=bs)
         return loss
+
+    def checks_loss_every_step(self, loss: torch.Tensor) -> bool:
+        """Whether a NaN/inf loss is looked for at every step (on the CPU, where it is free, and always
+        with ``nonfinite_loss="skip"``, which must know before the optimiser step) rather than at
+        logging steps only (an accelerator: no host synchronisation per step)."""
+        return loss.device.type == "cpu" or self.nonfinite_loss == "skip"
+
+    def _nonfinite(
+        self, loss: torch.Tensor, batch: dict[str, torch.Tensor], batch_idx: int, deferred: bool = False
+    ) -> None:
+        """A NaN/inf training loss: raise :class:`NonFiniteLossError` or skip the batch (``nonfinite_loss``)."""
+        where = f"global step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+        if deferred:
+            where = f"a step up to {where} (checked at logging steps on the accelerator)"
+        bad_input = not bool(
+            torch.isfinite(batch["pose_2d"]).all() and torch.isfinite(batch["pose_3d"]).all()
+        )
+        cause = (
+            "the batch itself holds NaN/inf inputs or targets"
+            if bad_input
+            else "the inputs are finite: the weights or the learning rate diverged (try a lower "
+            "--model.optimizer.init_args.lr, "
+            "--trainer.gradient_clip_val 1.0)"
+        )
+        if self.nonfinite_loss == "raise":
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at {where}: {cause}. Training stopped; resume from the last "
+                f"good checkpoint with --ckpt_path, or use --model.nonfinite_loss skip to skip such batches"
+            )
+        self.skipped_batches += 1
+        rank_zero_warn(f"skipping the batch at {where}: training loss is {loss.item()} ({cause})")
+        return None  # Lightning skips backward and the optimiser step
 
     def evaluation_pose(self, pose_2d: torch.Tensor) -> torch.Tensor:
         """Evaluation prediction ``[B, J, 3]``, with test-time flip augmentation if enabled."""

@@ -1,0 +1,120 @@
+"""End-to-end training throughput: the real ``posegcn fit`` loop, timed from inside.
+
+``make bench`` times the training *step* on a fixed batch; a user runs ``posegcn fit``, whose
+loop also gathers batches, flips, clips gradients, steps the schedule, logs and draws a progress
+bar.  :func:`fit_throughput` runs the real command (``posegcn.cli.main``, the console script's
+entry point) for ``warmup + steps`` optimiser steps with :class:`LoopTimer` attached and returns
+the samples per second of the ``steps`` timed ones — everything between the end of step
+``warmup`` and the end of the last step, data loading included; start-up, the sanity check and
+the first (slow) steps excluded.  Validation is switched off for the run (it is timed apart).
+
+    python benchmarks/bench_fit.py --config configs/modgcn.yaml --steps 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import lightning.pytorch as pl
+
+__all__ = ["LoopTimer", "fit_throughput", "FIT_CASES"]
+
+#: Rows of the end-to-end table: (name, model config, batch size, extra arguments).
+FIT_CASES = (
+    ("Modulated GCN (GT)", "configs/modgcn.yaml", 64, ()),
+    ("Modulated GCN (GT)", "configs/modgcn.yaml", 256, ()),
+    ("SemGCN", "configs/semgcn.yaml", 64, ()),
+)
+
+
+class LoopTimer(pl.Callback):
+    """Wall time and samples of training steps ``warmup + 1 … warmup + steps``, written to ``path`` as JSON."""
+
+    def __init__(self, path: str, warmup: int = 50) -> None:
+        self.path = path
+        self.warmup = warmup
+        self.start: float | None = None
+        self.samples = 0
+        self.steps = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self.start is not None:
+            self.samples += int(batch["pose_2d"].shape[0])
+            self.steps += 1
+            self.elapsed = now - self.start
+        elif trainer.global_step >= self.warmup:
+            self.start = now
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.steps:
+            with open(self.path, "w") as fh:
+                json.dump({"samples": self.samples, "steps": self.steps, "seconds": self.elapsed}, fh)
+
+
+def fit_throughput(
+    config: str,
+    batch_size: int,
+    steps: int = 600,
+    warmup: int = 50,
+    data_root: str = "data/synthetic_h36m",
+    frames_per_take: int = 2500,
+    extra: tuple[str, ...] = (),
+) -> dict:
+    """Samples/s of ``posegcn fit --config CONFIG`` on Human3.6M-sized synthetic data (see module doc)."""
+    from posegcn.cli import main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "loop.json")
+        timer = {"class_path": "bench_fit.LoopTimer", "init_args": {"path": out, "warmup": warmup}}
+        args = [
+            "fit",
+            "--config", config,
+            "--config", "configs/data/synthetic.yaml",
+            "--data.root", data_root,
+            "--data.frames_per_take", str(frames_per_take),
+            "--data.batch_size", str(batch_size),
+            "--trainer.max_steps", str(warmup + steps),
+            "--trainer.limit_val_batches", "0",
+            "--trainer.num_sanity_val_steps", "0",
+            "--trainer.default_root_dir", tmp,
+            "--checkpoint.dirpath", os.path.join(tmp, "checkpoints"),
+            "--trainer.callbacks+", json.dumps(timer),
+            *extra,
+        ]  # fmt: skip
+        main(args)
+        with open(out) as fh:
+            timed = json.load(fh)
+    return {**timed, "samples_per_s": timed["samples"] / timed["seconds"]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/modgcn.yaml")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--frames-per-take", type=int, default=2500)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("extra", nargs="*", help="more posegcn fit arguments (after --)")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    result = fit_throughput(
+        args.config,
+        args.batch_size,
+        args.steps,
+        frames_per_take=args.frames_per_take,
+        extra=tuple(args.extra),
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    main()
