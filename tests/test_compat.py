@@ -7,6 +7,7 @@ adapted (its docstring says why posegcn needs it), not that posegcn's own code i
 
 from __future__ import annotations
 
+import csv
 import inspect
 import re
 from pathlib import Path
@@ -96,6 +97,30 @@ def test_batches_processed_counts_consumed_training_batches(tmp_path):
     trainer.fit(BoringModel())
     assert seen == {"start": [0, 1, 2], "end": [1, 2, 3]}
     assert _compat.batches_processed(trainer) == 3
+
+
+def test_logs_this_step_is_true_exactly_on_the_steps_the_logger_receives(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    flags = []
+
+    class Model(BoringModel):
+        def training_step(self, batch, batch_idx):
+            out = super().training_step(batch, batch_idx)
+            flags.append(_compat.logs_this_step(self.trainer))
+            self.log("probe", float(batch_idx))  # logged at every step: the logger keeps some
+            return out
+
+    trainer = pl.Trainer(
+        default_root_dir=tmp_path, max_steps=10, limit_val_batches=0, log_every_n_steps=4,
+        logger=CSVLogger(tmp_path), enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=False,
+    )  # fmt: skip
+    trainer.fit(Model())
+    with open(Path(trainer.logger.log_dir) / "metrics.csv") as fh:
+        logged_batches = [int(float(row["probe"])) for row in csv.DictReader(fh) if row.get("probe")]
+    assert [i for i, flag in enumerate(flags) if flag] == logged_batches == [3, 7]
+    assert _compat.logs_this_step(None)
 
 
 @pytest.mark.parametrize(
