@@ -232,6 +232,9 @@ def count_training_flops(case: ModelCase) -> tuple[float, float]:
     """Counted FLOPs per sample of one training step (forward + backward) and of inference."""
     torch.manual_seed(0)
     module = case.build().train()
+    # the FLOPs of the maths, counted on the straightforward form (the fused op's in-place
+    # products, e.g. ``baddbmm_``, are not all known to the counter)
+    set_fused(module, False)
     batch = _batch(case, 8, torch.Generator().manual_seed(0))
     with FlopCounterMode(display=False) as counter:
         loss, _ = module.training_loss(batch)
@@ -441,6 +444,11 @@ def run(threads: int = 2, repeats: int = 7, quick: bool = False, compile: bool =
                 knn[key]["train_samples_per_s"] / dyn["train_samples_per_s"]
             )
     results["end_to_end"] = end_to_end(cases if not quick else model_cases(), quick)
+    import bench_gpu  # noqa: E402  (a sibling script: runs only when CUDA is visible)
+
+    gpu = bench_gpu.gpu_section(steps=200 if quick else 400)
+    if gpu is not None:
+        results["gpu"] = gpu
     results["load_average_1min_after"] = os.getloadavg()[0]
     return results
 
@@ -494,6 +502,10 @@ def format_table(results: dict) -> str:
     lines.append(f"P-MPJPE: {results['p_mpjpe_poses_per_s']:,.0f} poses/s")
     for key, ratio in results.get("knn_ratio", {}).items():
         lines.append(f"DG-Net (KNN) vs {key}: {ratio:.2f}x time (paper 0.51/0.41 ms = 1.24x)")
+    if results.get("gpu"):
+        import bench_gpu  # noqa: E402
+
+        lines += ["", bench_gpu.format_gpu(results["gpu"])]
     lines.append(
         "% peak: achieved GFLOP/s over the peak; % probe: the median over timing rounds of achieved GFLOP/s "
         "over a GEMM probe run in the same round (robust to a machine whose speed drifts)"

@@ -6,6 +6,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
 
@@ -44,3 +46,32 @@ def test_data_epoch_iterates_every_pose_once():
     assert arrays.pose_2d.shape == (6_000, 17, 2) and len(arrays.sequence_names) == 600
     seconds, delivered = bench.time_data_epoch(arrays, batch_size=64, num_frames=4, flip=True, repeats=1)
     assert delivered == 6_000 and seconds > 0
+
+
+bench_gpu = _import_by_path(BENCH.parent / "bench_gpu.py")
+
+
+def test_recipes_read_epochs_batch_and_poses_per_epoch_from_the_configs():
+    root = BENCH.parents[1]
+    gt = bench_gpu.recipe(str(root / "configs" / "modgcn.yaml"))
+    assert gt == {"epochs": 50, "batch_size": 64, "poses": bench.H36M_TRAIN_POSES}
+    cpn = bench_gpu.recipe(str(root / "configs" / "modgcn_cpn.yaml"))
+    assert cpn["poses"] == 2 * bench.H36M_TRAIN_POSES  # flip_augment: duplicate
+
+
+def test_gpu_section_times_the_real_fit_loop(tmp_path, monkeypatch):
+    """The GPU section's code on the CPU, tiny data: the loop timer counts exactly the timed steps."""
+    monkeypatch.chdir(BENCH.parents[1])
+    monkeypatch.setattr(sys, "argv", ["posegcn"])
+    section = bench_gpu.gpu_section(
+        steps=4,
+        accelerator="cpu",
+        recipes=(("Modulated GCN (GT)", "configs/modgcn.yaml"),),
+        warmup=2,
+        data_root=str(tmp_path / "synthetic"),
+        frames_per_take=24,
+    )
+    (row,) = section["rows"]
+    assert section["device"] == "cpu" and row["batch_size"] == 64 and row["samples_per_s"] > 0
+    assert row["projected_minutes"] == pytest.approx(50 * bench.H36M_TRAIN_POSES / row["samples_per_s"] / 60)
+    assert "Modulated GCN (GT)" in bench_gpu.format_gpu(section)
