@@ -11,16 +11,36 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posegcn.nn.fixed_graphs import neighbour_frames, temporal_transform
+from posegcn.nn.fixed_graphs import neighbour_frames, shift_frames, temporal_transform
 from posegcn.nn.knn import (
     aggregate_neighbours,
     check_neighbour_options,
     dense_affinity,
+    edge_scores,
     edge_weights,
+    importance_columns,
+    knn_indices,
     neighbour_indices,
+    neighbour_weights,
 )
 
-__all__ = ["DynamicalTemporalGraphConv", "feature_motions"]
+__all__ = ["DynamicalTemporalGraphConv", "feature_motions", "motion_frames"]
+
+
+def motion_frames(num_frames: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which motion ``x_{s+1} − x_s`` is frame ``t``'s forward and backward motion (:func:`feature_motions`).
+
+    Forward: ``s = min(t, T − 2)``; backward: ``s = max(t − 1, 0)`` (the motion is replicated at the
+    window ends).  Both directions index the same ``T − 1`` motions: the backward motion of ``t`` is
+    the forward motion of ``t − 1``, so their KNN graphs are built once.
+
+    Shapes:
+        ``→ ([T], [T])`` int64, values in ``[0, T − 2]``.
+    """
+    if num_frames < 2:
+        raise ValueError(f"feature_motions: need T >= 2 frames, got {num_frames}")
+    t = torch.arange(num_frames, device=device)
+    return t.clamp(max=num_frames - 2), (t - 1).clamp(min=0)
 
 
 def feature_motions(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,10 +61,9 @@ def feature_motions(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(
             f"feature_motions: expected x of shape [..., T, N, C] with T >= 2 frames, got {tuple(x.shape)}"
         )
-    diff = x[..., 1:, :, :] - x[..., :-1, :, :]  # diff[t] = x_{t+1} − x_t, T − 1 frames
-    forward = torch.cat([diff, diff[..., -1:, :, :]], dim=-3)
-    backward = torch.cat([diff[..., :1, :, :], diff], dim=-3)
-    return forward, backward
+    diff = x[..., 1:, :, :] - x[..., :-1, :, :]  # diff[s] = x_{s+1} − x_s, T − 1 frames
+    forward, backward = motion_frames(x.shape[-3], x.device)
+    return diff.index_select(-3, forward), diff.index_select(-3, backward)
 
 
 class DynamicalTemporalGraphConv(nn.Module):
@@ -66,6 +85,13 @@ class DynamicalTemporalGraphConv(nn.Module):
     ``U_x, U_f, U_b`` are stored stacked in ``weight`` and applied in one matmul
     (:func:`~posegcn.nn.fixed_graphs.temporal_transform`).
 
+    ``fused=True`` (default) computes the same quantities with less work: the KNN of the
+    ``T − 1`` motions once for both directions (:func:`motion_frames`), ``U_x, U_f, U_b`` and
+    the per-node halves of ``α``, ``β`` in one matmul, and only the scalar halves shifted in
+    time (a per-frame linear map commutes with the frame shift).  ``fused=False`` is the
+    literal form (same values to float rounding, same neighbours; the reference of the
+    tests and of ``benchmarks/bench_dgnet.py``).
+
     Shapes:
         ``[..., T, N, C_in] → [..., T, N, C_out]``, ``T ≥ 2``.
 
@@ -83,6 +109,7 @@ class DynamicalTemporalGraphConv(nn.Module):
         fixed_neighbours: ``[N, K]`` joint indices used for every sample and frame instead
             of the KNN search (e.g. :func:`~posegcn.nn.knn.skeleton_neighbours`): Table VII's
             fixed graph connections, with the same weighting and aggregation.
+        fused: the fused form (see above; :func:`~posegcn.nn.graph_conv.set_fused`).
     """
 
     def __init__(
@@ -94,6 +121,7 @@ class DynamicalTemporalGraphConv(nn.Module):
         include_self: bool = False,
         bias: bool = False,
         fixed_neighbours: torch.Tensor | None = None,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         check_neighbour_options("DynamicalTemporalGraphConv", k, weighting, fixed_neighbours)
@@ -102,6 +130,7 @@ class DynamicalTemporalGraphConv(nn.Module):
         self.k = k
         self.weighting = weighting
         self.include_self = include_self
+        self.fused = fused
         self.register_buffer("fixed_neighbours", fixed_neighbours, persistent=False)
         self.weight = nn.Parameter(torch.empty(3, in_channels, out_channels))
         self.alpha = nn.Linear(2 * in_channels, 1) if weighting != "none" else None
@@ -130,6 +159,15 @@ class DynamicalTemporalGraphConv(nn.Module):
     def u_b(self) -> torch.Tensor:
         return self.weight[2]
 
+    def _check(self, x: torch.Tensor) -> None:
+        if x.dim() < 3 or x.shape[-1] != self.in_channels:
+            raise ValueError(
+                f"DynamicalTemporalGraphConv: expected input [..., T, N, {self.in_channels}], "
+                f"got {tuple(x.shape)}"
+            )
+        if x.shape[-3] < 2:
+            raise ValueError(f"DynamicalTemporalGraphConv: need T >= 2 frames, got {tuple(x.shape)}")
+
     def graph(
         self, x: torch.Tensor
     ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
@@ -141,11 +179,7 @@ class DynamicalTemporalGraphConv(nn.Module):
         Shapes:
             ``[..., T, N, C_in] → [..., T, N, K]`` each.
         """
-        if x.dim() < 3 or x.shape[-1] != self.in_channels:
-            raise ValueError(
-                f"DynamicalTemporalGraphConv: expected input [..., T, N, {self.in_channels}], "
-                f"got {tuple(x.shape)}"
-            )
+        self._check(x)
         motion_f, motion_b = feature_motions(x)
         x_next, x_prev = neighbour_frames(x)
         idx_f = neighbour_indices(motion_f, self.k, self.include_self, self.fixed_neighbours)
@@ -166,11 +200,41 @@ class DynamicalTemporalGraphConv(nn.Module):
         return dense_affinity(idx_f, w_f, n), dense_affinity(idx_b, w_b, n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        (idx_f, w_f), (idx_b, w_b) = self.graph(x)
-        # (Q_{t+1} X_{t+1}) U_f = Q_{t+1} (X_{t+1} U_f): transform first, then aggregate C_out rows.
-        y_x, y_f, y_b = temporal_transform(x, self.weight)
-        y = y_x + aggregate_neighbours(y_f, idx_f, w_f) + aggregate_neighbours(y_b, idx_b, w_b)
+        if not self.fused:
+            (idx_f, w_f), (idx_b, w_b) = self.graph(x)
+            # (Q_{t+1} X_{t+1}) U_f = Q_{t+1} (X_{t+1} U_f): transform first, then aggregate C_out rows.
+            y_x, y_f, y_b = temporal_transform(x, self.weight)
+            y = y_x + aggregate_neighbours(y_f, idx_f, w_f) + aggregate_neighbours(y_b, idx_b, w_b)
+            return y if self.bias is None else y + self.bias
+        self._check(x)
+        idx_f, idx_b = self._neighbours(x)
+        c_in, c_out = self.in_channels, self.out_channels
+        columns = [self.weight.transpose(0, 1).reshape(c_in, 3 * c_out)]  # [U_x | U_f | U_b]
+        if self.alpha is not None:
+            columns += [importance_columns(self.alpha, c_in), importance_columns(self.beta, c_in)]
+        h = x @ torch.cat(columns, dim=1)  # one matmul: transforms and α/β halves of every node
+        y_x, y_f, y_b = h[..., : 3 * c_out].split(c_out, dim=-1)
+        if self.alpha is None:
+            w_f = w_b = edge_weights(None, x, x, idx_f, self.weighting)
+        else:
+            s = h[..., 3 * c_out :]  # [..., T, N, 4]: α_a, α_b, β_a, β_b
+            # w_bᵀ x_{t±1} = (w_bᵀ x)_{t±1}: shift the scalars, not the features.
+            s_f = shift_frames(s[..., 1:2], 1).squeeze(-1)
+            s_b = shift_frames(s[..., 3:4], -1).squeeze(-1)
+            w_f = neighbour_weights(edge_scores(s[..., 0], s_f, idx_f, self.alpha.bias), self.weighting)
+            w_b = neighbour_weights(edge_scores(s[..., 2], s_b, idx_b, self.beta.bias), self.weighting)
+        y = y_x + aggregate_neighbours(shift_frames(y_f, 1), idx_f, w_f)
+        y = y + aggregate_neighbours(shift_frames(y_b, -1), idx_b, w_b)
         return y if self.bias is None else y + self.bias
+
+    def _neighbours(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward and backward neighbour indices (Eq. 10) from one KNN of the ``T − 1`` motions."""
+        if self.fixed_neighbours is not None:
+            idx = neighbour_indices(x, self.k, self.include_self, self.fixed_neighbours)
+            return idx, idx
+        forward, backward = motion_frames(x.shape[-3], x.device)
+        idx = knn_indices(x[..., 1:, :, :] - x[..., :-1, :, :], self.k, self.include_self)
+        return idx.index_select(-3, forward), idx.index_select(-3, backward)
 
     def extra_repr(self) -> str:
         return (

@@ -21,6 +21,7 @@ __all__ = [
     "shift_frames",
     "neighbour_frames",
     "temporal_transform",
+    "temporal_conv",
 ]
 
 #: Weight layouts of :class:`FixedSpatialGraphConv`: separate self/neighbour weights, or Eq. 2's one ``Θ``.
@@ -71,6 +72,30 @@ def temporal_transform(
     h = x @ weight.transpose(0, 1).reshape(c_in, 3 * c_out)  # [..., T, N, 3·C_out]
     h_x, h_f, h_b = h.split(c_out, dim=-1)
     return h_x, shift_frames(h_f, 1), shift_frames(h_b, -1)
+
+
+def temporal_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``X_t W_0 + X_{t+1} W_1 + X_{t−1} W_2`` (Eq. 9) with edge replication, for ``weight [3, C_in, C_out]``.
+
+    The sum of :func:`temporal_transform`'s three terms, in that order.  Without autograd the
+    shifted terms are added slice by slice into one output (frame ``t`` receives ``t + 1``,
+    the last frame itself; then ``t − 1``, the first frame itself) instead of materialising
+    both shifted copies: the same additions, so the same values.
+
+    Shapes:
+        ``x [..., T, N, C_in] → [..., T, N, C_out]``.
+    """
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        h_x, h_f, h_b = temporal_transform(x, weight)
+        return h_x + h_f + h_b
+    _, c_in, c_out = weight.shape
+    h_x, h_f, h_b = (x @ weight.transpose(0, 1).reshape(c_in, 3 * c_out)).split(c_out, dim=-1)
+    y = torch.empty_like(h_x, memory_format=torch.contiguous_format)
+    torch.add(h_x[..., :-1, :, :], h_f[..., 1:, :, :], out=y[..., :-1, :, :])
+    torch.add(h_x[..., -1:, :, :], h_f[..., -1:, :, :], out=y[..., -1:, :, :])
+    y[..., 1:, :, :] += h_b[..., :-1, :, :]
+    y[..., :1, :, :] += h_b[..., :1, :, :]
+    return y
 
 
 class FixedSpatialGraphConv(nn.Module):
@@ -198,10 +223,19 @@ class FixedTemporalGraphConv(nn.Module):
 
     Shapes:
         ``[..., T, N, C_in] → [..., T, N, C_out]``.
+
+    Args:
+        in_channels: ``C_in``.
+        out_channels: ``C_out``.
+        bias: add a bias.
+        fused: sum the shifted terms without copies when no gradient is recorded
+            (:func:`temporal_conv`; ``False``: :func:`temporal_transform` then two additions,
+            same values; :func:`~posegcn.nn.graph_conv.set_fused`).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = False) -> None:
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = False, fused: bool = True) -> None:
         super().__init__()
+        self.fused = fused
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.weight = nn.Parameter(torch.empty(3, in_channels, out_channels))
@@ -231,8 +265,11 @@ class FixedTemporalGraphConv(nn.Module):
             raise ValueError(
                 f"FixedTemporalGraphConv: expected input [..., T, N, {self.in_channels}], got {tuple(x.shape)}"
             )
-        y_x, y_f, y_b = temporal_transform(x, self.weight)
-        y = y_x + y_f + y_b
+        if self.fused:
+            y = temporal_conv(x, self.weight)
+        else:
+            y_x, y_f, y_b = temporal_transform(x, self.weight)
+            y = y_x + y_f + y_b
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:

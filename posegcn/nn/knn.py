@@ -24,6 +24,8 @@ __all__ = [
     "knn_indices",
     "gather_neighbours",
     "pair_scores",
+    "importance_columns",
+    "edge_scores",
     "neighbour_weights",
     "edge_weights",
     "check_weighting",
@@ -103,24 +105,43 @@ def pair_scores(linear: nn.Linear, x: torch.Tensor, source: torch.Tensor, idx: t
     This is γ of Eq. 5 (``source = x``) and α/β of Eq. 12 (``source = X_{t±1}``): a
     fully-connected layer ``2C → 1`` on the concatenated pair.  A linear map of a
     concatenation splits as ``w_aᵀ x_i + w_bᵀ x_j + b``, so both halves are computed
-    once per node and only the scalar ``w_bᵀ x_j`` is gathered per edge.
+    once per node and only the scalar ``w_bᵀ x_j`` is gathered per edge
+    (:func:`edge_scores`).
 
     Shapes:
         ``x [..., N, C]``, ``source [..., M, C]``, ``idx [..., N, K] → [..., N, K]``.
     """
-    c = x.shape[-1]
-    if linear.in_features != 2 * c or linear.out_features != 1:
+    w_center, w_neighbour = importance_columns(linear, x.shape[-1]).unbind(-1)
+    return edge_scores(x @ w_center, source @ w_neighbour, idx, linear.bias)
+
+
+def importance_columns(linear: nn.Linear, channels: int) -> torch.Tensor:
+    """The halves ``[w_a | w_b]`` of an importance layer ``Linear(2C, 1)`` as two columns.
+
+    ``linear([x_i, x_j]) = w_aᵀ x_i + w_bᵀ x_j + b``: ``x @ importance_columns(...)`` gives
+    both per-node terms of every node in one matmul.
+
+    Shapes:
+        ``→ [C, 2]`` (column 0: ``w_a``, the centre joint; column 1: ``w_b``, the neighbour).
+    """
+    if linear.in_features != 2 * channels or linear.out_features != 1:
         raise ValueError(
-            f"pair_scores: expected a Linear({2 * c}, 1) for C={c} features, "
+            f"pair_scores: expected a Linear({2 * channels}, 1) for C={channels} features, "
             f"got Linear({linear.in_features}, {linear.out_features})"
         )
-    w_center, w_neighbour = linear.weight[0, :c], linear.weight[0, c:]
-    s_center = x @ w_center  # [..., N]
-    s_neighbour = source @ w_neighbour  # [..., M]
+    return linear.weight.view(2, channels).T
+
+
+def edge_scores(
+    s_center: torch.Tensor, s_neighbour: torch.Tensor, idx: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``score[..., i, k] = s_center[..., i] + s_neighbour[..., idx[..., i, k]] (+ b)`` from per-node terms.
+
+    Shapes:
+        ``s_center [..., N]``, ``s_neighbour [..., M]``, ``idx [..., N, K] → [..., N, K]``.
+    """
     scores = s_center.unsqueeze(-1) + s_neighbour.gather(-1, idx.flatten(-2)).view(idx.shape)
-    if linear.bias is not None:
-        scores = scores + linear.bias[0]
-    return scores
+    return scores if bias is None else scores + bias[0]
 
 
 def neighbour_weights(scores: torch.Tensor, weighting: str) -> torch.Tensor:
