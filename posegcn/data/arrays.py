@@ -278,6 +278,23 @@ def load_npz_key(path: Path, key: str, docs: str, required: bool = True) -> obje
     return obj
 
 
+def read_videopose3d_pair(
+    dataset: str, root: Path, file_3d: str, file_2d: str, docs: str
+) -> tuple[Path, Path, dict, dict, dict]:
+    """The two files of a VideoPose3D-format dataset in ``root``: ``(path_3d, path_2d, positions_3d,
+    positions_2d, metadata)``, with one named error for missing files, keys or malformed archives."""
+    error = missing_files_error(
+        dataset, root, [file_3d, file_2d], f"Point --data.root at the folder holding them; {docs}"
+    )
+    if error is not None:
+        raise error
+    path_3d, path_2d = root / file_3d, root / file_2d
+    positions_3d = load_npz_key(path_3d, "positions_3d", docs)
+    positions_2d = load_npz_key(path_2d, "positions_2d", docs)
+    metadata = load_npz_key(path_2d, "metadata", docs, required=False) or {}
+    return path_3d, path_2d, positions_3d, positions_2d, metadata
+
+
 def camera_arrays(
     files: PoseFiles, subject: str, take: str, num_cameras: int, take_word: str, cameras: str
 ) -> Sequence[np.ndarray]:

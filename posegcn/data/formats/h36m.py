@@ -41,8 +41,7 @@ from posegcn.data.arrays import (
     View,
     camera_arrays,
     first_bad_frame,
-    load_npz_key,
-    missing_files_error,
+    read_videopose3d_pair,
 )
 from posegcn.data.units import check_bone_lengths, check_camera, check_depth, check_frame_ratio, check_pixels
 from posegcn.errors import InputKeyError, PoseGCNInputError
@@ -118,17 +117,9 @@ class H36MFiles(PoseFiles):
         num_joints: int = 17,
         cameras: str | Path | None = None,
     ) -> H36MFiles:
-        root = Path(root)
-        expected = [DATA_3D_FILE, data_2d_file(source)]
-        error = missing_files_error(
-            "Human3.6M", root, expected, f"Point --data.root at the folder holding them; {_DOCS}"
+        path_3d, path_2d, positions_3d, positions_2d, metadata = read_videopose3d_pair(
+            "Human3.6M", Path(root), DATA_3D_FILE, data_2d_file(source), _DOCS
         )
-        if error is not None:
-            raise error
-        path_3d, path_2d = root / expected[0], root / expected[1]
-        positions_3d = load_npz_key(path_3d, "positions_3d", _DOCS)
-        positions_2d = load_npz_key(path_2d, "positions_2d", _DOCS)
-        metadata = load_npz_key(path_2d, "metadata", _DOCS, required=False) or {}
         layout = _layout_2d(path_2d, positions_2d, metadata)
         return cls(path_3d, path_2d, positions_3d, positions_2d, layout, check_units, num_joints, cameras)
 

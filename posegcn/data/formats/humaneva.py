@@ -50,8 +50,7 @@ from posegcn.data.arrays import (
     View,
     camera_arrays,
     first_bad_frame,
-    load_npz_key,
-    missing_files_error,
+    read_videopose3d_pair,
 )
 from posegcn.data.units import check_bone_lengths, check_frame_ratio, check_pixels
 from posegcn.errors import InputKeyError, PoseGCNInputError
@@ -147,17 +146,9 @@ class HumanEvaFiles(PoseFiles):
 
     @classmethod
     def read(cls, root: str | Path, source: str = "gt", check_units: bool = True) -> HumanEvaFiles:
-        root = Path(root)
-        expected = [HUMANEVA_DATA_3D_FILE, humaneva_data_2d_file(source)]
-        error = missing_files_error(
-            "HumanEva-I", root, expected, f"Point --data.root at the folder holding them; {_DOCS}"
+        path_3d, path_2d, positions_3d, positions_2d, metadata = read_videopose3d_pair(
+            "HumanEva-I", Path(root), HUMANEVA_DATA_3D_FILE, humaneva_data_2d_file(source), _DOCS
         )
-        if error is not None:
-            raise error
-        path_3d, path_2d = root / expected[0], root / expected[1]
-        positions_3d = load_npz_key(path_3d, "positions_3d", _DOCS)
-        positions_2d = load_npz_key(path_2d, "positions_2d", _DOCS)
-        metadata = load_npz_key(path_2d, "metadata", _DOCS, required=False) or {}
         _check_layout(path_2d, metadata)
         return cls(path_3d, path_2d, positions_3d, positions_2d, check_units)
 
