@@ -16,7 +16,6 @@ from __future__ import annotations
 from lightning.pytorch.utilities import rank_zero_info
 
 from posegcn.data import H36MDataModule
-from posegcn.data.batches import FlipMode
 from posegcn.errors import PoseGCNInputError
 from posegcn.synthetic.kinematics import SYNTHETIC_SOURCES
 from posegcn.synthetic.layouts import ensure_synthetic_h36m
@@ -44,30 +43,12 @@ class SyntheticH36MDataModule(H36MDataModule):
     def __init__(
         self,
         root: str = "data/synthetic",
-        source: str = "gt",
-        num_joints: int = 17,
-        train_subjects: list[str] = ["S1", "S5", "S6", "S7"],  # noqa: B006
-        val_subjects: list[str] = ["S8"],  # noqa: B006
-        test_subjects: list[str] = ["S9", "S11"],  # noqa: B006
-        actions: list[str] | None = None,
-        downsample: int = 1,
-        eval_downsample: int = 1,
-        batch_size: int = 64,
-        eval_batch_size: int = 1024,
-        num_frames: int = 1,
-        flip_augment: FlipMode = False,
-        seed: int = 0,
-        cameras: str | None = None,
         stand_ins: dict[str, str] | None = None,
         frames_per_take: int = 200,
         synthetic_seed: int = 0,
+        **kwargs,
     ):
-        super().__init__(
-            root=root, source=source, num_joints=num_joints, train_subjects=train_subjects,
-            val_subjects=val_subjects, test_subjects=test_subjects, actions=actions, downsample=downsample,
-            eval_downsample=eval_downsample, batch_size=batch_size, eval_batch_size=eval_batch_size,
-            num_frames=num_frames, flip_augment=flip_augment, seed=seed, cameras=cameras,
-        )  # fmt: skip
+        super().__init__(root=root, **kwargs)  # every other argument is H36MDataModule's
         bad = {k: v for k, v in (stand_ins or {}).items() if v not in SYNTHETIC_SOURCES}
         if bad:
             raise PoseGCNInputError(
