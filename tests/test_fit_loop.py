@@ -28,7 +28,7 @@ def _rows(log_dir, key: str) -> list[dict]:
         return [row for row in csv.DictReader(fh) if row.get(key)]
 
 
-def test_training_terms_are_logged_on_the_steps_lightning_writes_only(tmp_path, monkeypatch):
+def test_training_terms_are_logged_on_the_steps_lightning_writes_only(tmp_path, monkeypatch, synthetic_root):
     calls = []
     original = PoseLiftingModule.log
 
@@ -39,7 +39,7 @@ def test_training_terms_are_logged_on_the_steps_lightning_writes_only(tmp_path, 
 
     monkeypatch.setattr(PoseLiftingModule, "log", spy)
     options = ("--config", str(CONFIGS / "modgcn.yaml"), "--config", str(CONFIGS / "data" / "synthetic.yaml"),
-               "--data.root", str(tmp_path / "data"), *SYNTHETIC_OPTIONS)  # fmt: skip
+               "--data.root", str(synthetic_root), *SYNTHETIC_OPTIONS)  # fmt: skip
     posegcn_fit(tmp_path / "run", options, "--trainer.max_steps", "10", "--trainer.log_every_n_steps", "4")
     (log_dir,) = (tmp_path / "run" / "lightning_logs").glob("version_*")
     written = _rows(log_dir, "train/loss")
