@@ -5,7 +5,8 @@ go, so two runs in two processes cannot be compared.  This script imports ``pose
 the working tree and ``--baseline REV`` (``git archive`` of that revision, imported under the
 name ``posegcn_baseline``) — builds the same module from the same seed with each, and times
 their training steps alternately (ABAB…, a GEMM probe in every round).  It reports the median
-samples/s of each and the median of the per-round ratios new/old.
+samples/s of each and the median of the per-round ratios new/old.  With ``--threads 1`` (default)
+the clock is the thread's CPU time, which other processes on a shared machine do not inflate.
 
     python benchmarks/bench_step.py [--baseline HEAD] [--threads 1] [--rounds 15] [--cases 0,1,2,3,4]
 
@@ -67,15 +68,17 @@ def compare(baseline: str, rounds: int, indices: list[int]) -> None:
     for step in steps.values():
         for _ in range(3):
             step()
+    # One thread: CPU time of this thread, which other processes on the machine do not inflate.
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
     times: dict = {key: [] for key in steps}
     probes = []
     for r in range(rounds):
         probes.append(bench.gemm_probe(512, 3))
         for i in indices:
             for variant in ("old", "new") if r % 2 == 0 else ("new", "old"):
-                start = time.perf_counter()
+                start = clock()
                 steps[(i, variant)]()
-                times[(i, variant)].append(time.perf_counter() - start)
+                times[(i, variant)].append(clock() - start)
     print(
         f"threads {torch.get_num_threads()}, rounds {rounds}, baseline {baseline}, "
         f"GEMM probe (512) median {statistics.median(probes):.0f} GFLOP/s"

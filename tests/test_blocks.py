@@ -93,6 +93,69 @@ def test_row_batchnorm_equals_batchnorm1d_over_channels(train, shape):
     assert list(ours.state_dict()) == list(ref.state_dict())
 
 
+BN_SETTINGS = {
+    "momentum 0.1": {},
+    "momentum 0.3": {"momentum": 0.3},
+    "cumulative average": {"momentum": None},
+    "no running stats": {"track_running_stats": False},
+    "no affine": {"affine": False},
+}
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("shape", [(7, 5), (3, 16, 5), (2, 3, 17, 5)])
+@pytest.mark.parametrize("setting", sorted(BN_SETTINGS))
+def test_fused_batchnorm_relu_equals_batchnorm1d_then_relu(setting, shape, train):
+    """``RowBatchNorm.forward_relu`` = ``ReLU(BatchNorm1d(·))`` over rows: values, gradients of input,
+    weight and bias, and the running statistics after three steps (float64)."""
+    kwargs = BN_SETTINGS[setting]
+    g = torch.Generator().manual_seed(0)
+    ref = nn.BatchNorm1d(shape[-1], **kwargs).double()
+    with torch.no_grad():
+        for t in (ref.weight, ref.bias):
+            if t is not None:
+                t.copy_(torch.randn(t.shape, generator=g))
+        if ref.running_var is not None:
+            ref.running_mean.normal_(generator=g)
+            ref.running_var.uniform_(0.5, 2.0, generator=g)
+    ours = RowBatchNorm(shape[-1], **kwargs).double()
+    ours.load_state_dict(ref.state_dict())
+    ref.train(train), ours.train(train)
+    params = [p for p in (ref.weight, ref.bias) if p is not None]
+    for _ in range(3):
+        x = torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+        grad_out = torch.randn(*shape, generator=g, dtype=torch.float64)
+        expected = torch.relu(ref(x.reshape(-1, shape[-1]))).view(shape)
+        out = ours.forward_relu(x)
+        torch.testing.assert_close(out, expected)
+        assert (out == 0).any() and (out > 0).any()  # both sides of the ReLU are exercised
+        mine = [p for p in (ours.weight, ours.bias) if p is not None]
+        for got, want in zip(
+            torch.autograd.grad(out, [x, *mine], grad_out),
+            torch.autograd.grad(expected, [x, *params], grad_out),
+        ):
+            torch.testing.assert_close(got, want)
+    for key, value in ref.state_dict().items():
+        torch.testing.assert_close(ours.state_dict()[key], value, msg=key)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_graph_block_fused_and_module_forms_agree(train):
+    """``fused=False`` (``self.relu(self.bn(·))``) and the fused op give the same block."""
+    blocks = []
+    for fused in (True, False):
+        torch.manual_seed(0)
+        block = GraphConvBlock(ModulatedGraphConv(4, 6, H36M_16.adjacency("degree_diag1")), fused=fused)
+        blocks.append(block.double().train(train))
+    x = torch.randn(5, 16, 4, dtype=torch.float64)
+    outs = [b(x) for b in blocks]
+    torch.testing.assert_close(outs[0], outs[1])
+    grads = [torch.autograd.grad(o.square().sum(), list(b.parameters())) for o, b in zip(outs, blocks)]
+    for got, want in zip(*grads):
+        torch.testing.assert_close(got, want)
+    torch.testing.assert_close(blocks[0].bn.running_var, blocks[1].bn.running_var)
+
+
 def test_graph_block_is_conv_batchnorm_relu_dropout():
     torch.manual_seed(0)
     block = GraphConvBlock(FixedSpatialGraphConv(4, 6, H36M_17.adjacency("row_normalized")), dropout=0.5)

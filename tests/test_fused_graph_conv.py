@@ -8,7 +8,7 @@ import torch
 from posegcn.models.dgnet import DGNet
 from posegcn.models.modgcn import ModulatedGCN
 from posegcn.models.semgcn import SemGCN
-from posegcn.nn import GraphConv, ModulatedGraphConv, SemGraphConv, set_fused
+from posegcn.nn import GraphConv, GraphConvBlock, ModulatedGraphConv, SemGraphConv, set_fused
 from posegcn.nn import graph_conv as graph_conv_module
 from posegcn.nn.fixed_graphs import FixedSpatialGraphConv
 from posegcn.nn.graph_conv import decoupled_graph_conv
@@ -107,7 +107,8 @@ def test_networks_train_identically_with_fused_and_reference_layers(name):
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_fused_attribute_selects_the_op_per_layer(name, monkeypatch):
-    """``set_fused`` reaches every decoupled graph layer, and each layer's attribute alone decides."""
+    """``set_fused`` reaches every decoupled graph layer (and every graph block's BatchNorm + ReLU),
+    and each layer's attribute alone decides."""
     calls = []
     apply = graph_conv_module._DecoupledGraphConv.apply
     monkeypatch.setattr(
@@ -122,8 +123,11 @@ def test_fused_attribute_selects_the_op_per_layer(name, monkeypatch):
     with torch.no_grad():
         _lift(net, x)
         assert len(calls) == len(layers)
-        assert set_fused(net, False) == len(layers)
-        assert not any(layer.fused for layer in layers)
+        blocks = [m for m in net.modules() if isinstance(m, GraphConvBlock)]
+        assert blocks and all(block.fused for block in blocks)
+        switchable = [m for m in net.modules() if isinstance(getattr(m, "fused", None), bool)]
+        assert set_fused(net, False) == len(switchable) >= len(layers) + len(blocks)
+        assert not any(m.fused for m in layers + blocks)
         calls.clear()
         _lift(net, x)
         assert calls == []

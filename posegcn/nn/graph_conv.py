@@ -177,11 +177,12 @@ def decoupled_graph_conv(
 
 
 def set_fused(module: nn.Module, fused: bool) -> int:
-    """Set ``fused`` on every graph layer inside ``module`` (itself included); returns how many.
+    """Set ``fused`` on every graph layer and graph block inside ``module`` (itself included); returns how many.
 
     ``False`` makes the layers compute the straightforward autograd form instead of the fused
-    op (same values and gradients): the "before" column of ``make bench`` and the equivalence
-    tests.  A layer is any submodule with a boolean ``fused`` attribute.
+    op, and the blocks run BatchNorm and ReLU as two modules (same values and gradients): the
+    "before" column of ``make bench`` and the equivalence tests.  A layer is any submodule with
+    a boolean ``fused`` attribute.
     """
     layers = [m for m in module.modules() if isinstance(getattr(m, "fused", None), bool)]
     for layer in layers:
