@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from posegcn.models import DGNet, ModulatedGCN, SemGCN, inference_form
 from posegcn.models.inference import InferenceChain
@@ -222,3 +223,28 @@ def test_dgnet(skeleton, kwargs):
     fsg = sum(isinstance(m, FixedSpatialGraphConv) for m in net.modules())
     assert folded(fast) == fsg > 0
     assert not any(isinstance(m, FixedSpatialGraphConv) for m in fast.modules())
+
+
+class _CountOps(TorchDispatchMode):
+    """Counts the ATen operators a forward dispatches (views included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_fewer_operators_per_forward():
+    """Issue 16: batch-1 latency is operator overhead; a folded layer dispatches 7 operators, 3 of them views."""
+    net = ModulatedGCN(H36M_16).eval()
+    counts = []
+    for form in (net, inference_form(net)):
+        with torch.inference_mode(), _CountOps() as ops:
+            form(torch.randn(1, 16, 2))
+        counts.append(ops.count)
+    layers, residual_adds, entry = 10, 4, 2  # entry: the reshape to [N, J, 2] and back
+    assert counts[1] == 7 * layers + residual_adds + entry
+    assert counts[0] > 3 * counts[1]

@@ -113,17 +113,22 @@ class FoldedGraphConv(nn.Module):
         self.register_buffer("bias", bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        j, c = self.num_joints, self.out_channels
+        j, c, rows = self.num_joints, self.out_channels, self.slots * self.num_joints
+        x_rows = x.reshape(-1, self.in_channels)
         # [N·J, C_in] @ [C_in, S·C]; read as [N, S·J, C], the rows of H are (joint j, slot k), S·j + k.
-        h = torch.mm(x.reshape(-1, self.in_channels), self.weight).view(-1, self.slots * j, c)
+        h = torch.mm(x_rows, self.weight)
         modulation, mix, bias = self.modulation, self.mix, self.bias
-        if modulation is not None:
-            h.mul_(modulation)
-        n = h.shape[0]
-        if n == 1:  # one pose (live demo): a plain GEMM, no batch bookkeeping
-            out = torch.mm(mix, h[0]) if bias is None else torch.addmm(bias, mix, h[0])
+        n = x_rows.shape[0] // j
+        if n == 1:  # one pose (live demo): plain GEMMs, no batch bookkeeping
+            h = h.view(rows, c)
+            if modulation is not None:
+                h.mul_(modulation)
+            out = torch.mm(mix, h) if bias is None else torch.addmm(bias, mix, h)
         else:
-            mix = mix.expand(n, j, self.slots * j)  # stride-0 batch: no copy of P
+            h = h.view(n, rows, c)
+            if modulation is not None:
+                h.mul_(modulation)
+            mix = mix.expand(n, j, rows)  # stride-0 batch: no copy of P
             out = torch.bmm(mix, h) if bias is None else torch.baddbmm(bias, mix, h)
         if self.relu:
             out.relu_()
