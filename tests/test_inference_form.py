@@ -11,8 +11,8 @@ from posegcn.models import DGNet, ModulatedGCN, SemGCN, inference_form
 from posegcn.models.inference import InferenceChain
 from posegcn.nn import GraphConv, ModulatedGraphConv, SemGraphConv, WeightUnsharingGraphConv
 from posegcn.nn.blocks import GraphConvBlock, RowBatchNorm
-from posegcn.nn.fixed_graphs import FixedSpatialGraphConv
-from posegcn.nn.inference import FoldedGraphConv, folded_graph_conv
+from posegcn.nn.fixed_graphs import FixedSpatialGraphConv, FixedTemporalGraphConv
+from posegcn.nn.inference import FoldedGraphConv, FoldedTemporalConv, folded_graph_conv
 from posegcn.skeleton import H36M_16, H36M_17
 
 #: float32, but folding reorders sums: a few ulps of the largest activations.
@@ -77,7 +77,7 @@ def assert_same_outputs(net: nn.Module, *shapes: tuple[int, ...]) -> nn.Module:
 
 
 def folded(module: nn.Module) -> int:
-    return sum(isinstance(m, FoldedGraphConv) for m in module.modules())
+    return sum(isinstance(m, (FoldedGraphConv, FoldedTemporalConv)) for m in module.modules())
 
 
 # --------------------------------------------------------------------------- layers
@@ -92,8 +92,18 @@ def folded(module: nn.Module) -> int:
         lambda a: GraphConv(6, 5, a),
         lambda a: FixedSpatialGraphConv(6, 5, a, bias=True),
         lambda a: FixedSpatialGraphConv(6, 5, a, weights="shared"),
+        lambda a: FixedTemporalGraphConv(6, 5, bias=True),
     ],
-    ids=["modgcn", "modgcn-mix-nomod", "modgcn-lowrank-nobias", "semgcn", "graphconv", "fsg", "fsg-shared"],
+    ids=[
+        "modgcn",
+        "modgcn-mix-nomod",
+        "modgcn-lowrank-nobias",
+        "semgcn",
+        "graphconv",
+        "fsg",
+        "fsg-shared",
+        "ftg",
+    ],
 )
 def test_folded_layer_equals_layer_batchnorm_relu(make, relu):
     layer = make(H36M_16.adjacency("degree_diag1"))
@@ -219,10 +229,12 @@ def test_dgnet(skeleton, kwargs):
     n = skeleton.num_joints
     fast = assert_same_outputs(net, (1, 4, n, 2), (9, 4, n, 2))
     assert isinstance(fast, DGNet)
-    # FSG layers folded (input layer, network head, every FSG module and block head); DSG/DTG/FTG kept
-    fsg = sum(isinstance(m, FixedSpatialGraphConv) for m in net.modules())
-    assert folded(fast) == fsg > 0
-    assert not any(isinstance(m, FixedSpatialGraphConv) for m in fast.modules())
+    # FSG and FTG layers folded (input layer, network head, FSG/FTG modules, block heads); DSG/DTG kept
+    fixed = (FixedSpatialGraphConv, FixedTemporalGraphConv)
+    assert folded(fast) == sum(isinstance(m, fixed) for m in net.modules()) > 0
+    assert not any(isinstance(m, fixed) for m in fast.modules())
+    dynamical = [type(m) for m in net.modules() if "Dynamical" in type(m).__name__]
+    assert [type(m) for m in fast.modules() if "Dynamical" in type(m).__name__] == dynamical
 
 
 class _CountOps(TorchDispatchMode):

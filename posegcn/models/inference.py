@@ -6,11 +6,12 @@
   whose layer is a decoupled graph convolution with one affinity by a
   :class:`~posegcn.nn.inference.FoldedGraphConv` (affinity computed, BatchNorm folded into the
   weights, dropout dropped: it is the identity at test time);
-* every bare such layer (the output projections) likewise, without ReLU;
+* likewise every block of DG-Net's FTG (:class:`~posegcn.nn.inference.FoldedTemporalConv`), and
+  every bare such layer (the output projections) without ReLU;
 * every :class:`~posegcn.nn.blocks.ResidualGraphBlock` by an
   :class:`~posegcn.nn.inference.InferenceResidual` (skip added in place).
 
-Everything else — non-local blocks, DG-Net's FTG/DSG/DTG, SemGCN's channel-wise layers,
+Everything else — non-local blocks, DG-Net's DSG/DTG, SemGCN's channel-wise layers,
 weight unsharing — is kept as it is, in eval mode.  SemGCN and Modulated GCN, which are
 chains of such stages, become one :class:`InferenceChain` that checks the input pose once
 at the entry (as :class:`~posegcn.models.base.GraphLiftingNetwork`) and then runs the
@@ -80,7 +81,7 @@ def inference_form(net: nn.Module) -> nn.Module:
     See the module docstring.  ``net`` itself is neither modified nor switched to eval mode.
     Works for :class:`~posegcn.models.SemGCN` (with or without non-local blocks),
     :class:`~posegcn.models.ModulatedGCN` (every ablation setting; weight-unsharing layers
-    stay unfolded) and :class:`~posegcn.models.DGNet` (its FSG layers folded, DSG/DTG/FTG
+    stay unfolded) and :class:`~posegcn.models.DGNet` (its FSG and FTG layers folded, DSG/DTG
     and non-local blocks kept), and for any module built from the same blocks.
 
     Shapes: those of ``net`` (``[B, J, 2]`` or ``[B, T, J, 2]`` for the single-frame networks).

@@ -30,10 +30,13 @@ Everything but ``X`` is constant, so three things are done once instead of every
    bias, an in-place ReLU) instead of the ten to fifteen of the training form.  FSG with one
    shared ``Θ`` (DG-Net Eq. 2 literally) is the one-slot case, ``P = A``.
 
-Layers outside this rule keep their training form (in eval mode): SemGCN's channel-wise
+DG-Net's FTG (Eq. 9 with Eq. 8's identity affinities, ``Y_t = X_t W_x + X_{t+1} W_f + X_{t−1} W_b``)
+is linear per channel as well: its BatchNorm folds the same way into :class:`FoldedTemporalConv`.
+
+Layers outside these rules keep their training form (in eval mode): SemGCN's channel-wise
 edge weights (Eq. 3: one ``Â`` per channel), weight unsharing (one ``W`` per node,
-Modulated GCN Eq. 3), DG-Net's FTG/DSG/DTG and the non-local blocks;
-:func:`folded_graph_conv` returns ``None`` for them.
+Modulated GCN Eq. 3), DG-Net's DSG/DTG (graphs built from the features) and the non-local
+blocks; :func:`folded_graph_conv` returns ``None`` for them.
 """
 
 from __future__ import annotations
@@ -41,12 +44,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posegcn.nn.fixed_graphs import FixedSpatialGraphConv
+from posegcn.nn.fixed_graphs import FixedSpatialGraphConv, FixedTemporalGraphConv, temporal_transform
 from posegcn.nn.graph_conv import GraphConv
 from posegcn.nn.modulated_graph_conv import ModulatedGraphConv
 from posegcn.nn.sem_graph_conv import SemGraphConv
 
-__all__ = ["FoldedGraphConv", "InferenceResidual", "folded_graph_conv", "batchnorm_scale_shift"]
+__all__ = [
+    "FoldedGraphConv",
+    "FoldedTemporalConv",
+    "InferenceResidual",
+    "batchnorm_scale_shift",
+    "folded_graph_conv",
+]
 
 
 def batchnorm_scale_shift(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -141,17 +150,49 @@ class FoldedGraphConv(nn.Module):
         )
 
 
+class FoldedTemporalConv(nn.Module):
+    r"""``Z = σ(X_t W'_x + X_{t+1} W'_f + X_{t−1} W'_b + b')``: DG-Net's FTG with its BatchNorm folded.
+
+    Built by :func:`folded_graph_conv` (``W' = W diag(s)``, ``b' = s ⊙ b + t``); frames past the
+    window ends replicate the edge frames (:func:`~posegcn.nn.fixed_graphs.temporal_transform`).
+
+    Shapes:
+        ``[..., T, N, C_in] → [..., T, N, C_out]``.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = weight.shape[1:]
+        self.relu = relu
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y_x, y_f, y_b = temporal_transform(x, self.weight)
+        out = torch.add(y_x, y_f).add_(y_b)
+        if self.bias is not None:
+            out.add_(self.bias)
+        return out.relu_() if self.relu else out
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, bias={self.bias is not None}, relu={self.relu}"
+
+
 @torch.no_grad()
 def folded_graph_conv(layer: nn.Module, bn: nn.BatchNorm1d | None = None, relu: bool = False):
-    """The :class:`FoldedGraphConv` equal to ``relu(bn(layer(x)))`` in eval mode, or ``None``.
+    """The folded module equal to ``relu(bn(layer(x)))`` in eval mode, or ``None``.
 
     ``bn`` (optional) is the BatchNorm after the layer, ``relu`` whether a ReLU follows.
-    ``None`` when the layer is not a decoupled graph convolution with one ``[J, J]``
-    affinity (SemGCN channel-wise, weight unsharing, DG-Net's FTG/DSG/DTG, unknown layers)
-    or the BatchNorm keeps no running statistics.  Folding runs in float64 and the buffers
-    take the layer's dtype and device.
+    A :class:`FoldedGraphConv` for the decoupled graph convolutions with one ``[J, J]``
+    affinity, a :class:`FoldedTemporalConv` for DG-Net's FTG; ``None`` for the other layers
+    (SemGCN channel-wise, weight unsharing, DG-Net's DSG/DTG, unknown layers) or when the
+    BatchNorm keeps no running statistics.  Folding runs in float64 and the buffers take
+    the layer's dtype and device.
     """
-    parts = _decoupled_parts(layer)
+    if isinstance(layer, FixedTemporalGraphConv):
+        parts = layer.weight, None, None, layer.bias
+    else:
+        parts = _decoupled_parts(layer)
     if parts is None:
         return None
     weight, affinity, modulation, bias = parts
@@ -166,6 +207,12 @@ def folded_graph_conv(layer: nn.Module, bn: nn.BatchNorm1d | None = None, relu: 
         scale, shift = folded
         w = w * scale
         b = shift if b is None else scale * b + shift
+
+    def buffer(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.to(dtype).contiguous()
+
+    if affinity is None:  # FTG
+        return FoldedTemporalConv(buffer(w), buffer(b), relu)
     a = affinity.double()
     j = a.shape[0]
     if slots == 2:
@@ -174,10 +221,6 @@ def folded_graph_conv(layer: nn.Module, bn: nn.BatchNorm1d | None = None, relu: 
     else:  # one shared Θ: Y = Â X Θ
         mix = a
     m2 = modulation.double().repeat_interleave(slots, dim=0) if modulation is not None else None
-
-    def buffer(t: torch.Tensor | None) -> torch.Tensor | None:
-        return None if t is None else t.to(dtype).contiguous()
-
     return FoldedGraphConv(
         buffer(w.permute(1, 0, 2).reshape(c_in, slots * c_out)), buffer(mix), buffer(m2), buffer(b), relu
     )
