@@ -1,6 +1,6 @@
 """DG-Net evaluation and training step, the literal layers against the fused ones, interleaved.
 
-The fused DSG / DTG / FTG forms (``fused=True``, the default) compute the same values as the
+The fused DTG / FTG forms (``fused=True``, the default) compute the same values as the
 literal forms of the paper's equations (``fused=False``; ``tests/test_dgnet_speedpaths.py``).
 This script times both on the same network, in the same process and the same rounds
 (A, B, A, B, …; medians), so that the ratio survives a machine whose speed drifts:
@@ -23,7 +23,6 @@ import torch
 
 from posegcn.losses import MultiLevelLoss
 from posegcn.models import DGNet
-from posegcn.nn.dynamical_spatial_graph import DynamicalSpatialGraphConv
 from posegcn.nn.dynamical_temporal_graph import DynamicalTemporalGraphConv
 from posegcn.nn.fixed_graphs import FixedTemporalGraphConv
 from posegcn.skeleton import H36M_17
@@ -32,9 +31,9 @@ VARIANTS = ("literal", "fused")
 
 
 def set_dgnet_fused(net: torch.nn.Module, fused: bool) -> None:
-    """Switch DSG, DTG and FTG (only those: FSG keeps its fused op) between the two forms."""
+    """Switch DTG and FTG (only those: FSG keeps its fused op) between the two forms."""
     for m in net.modules():
-        if isinstance(m, (DynamicalSpatialGraphConv, DynamicalTemporalGraphConv, FixedTemporalGraphConv)):
+        if isinstance(m, (DynamicalTemporalGraphConv, FixedTemporalGraphConv)):
             m.fused = fused
 
 

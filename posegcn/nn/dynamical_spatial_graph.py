@@ -16,11 +16,8 @@ from posegcn.nn.knn import (
     aggregate_neighbours,
     check_neighbour_options,
     dense_affinity,
-    edge_scores,
     edge_weights,
-    importance_columns,
     neighbour_indices,
-    neighbour_weights,
 )
 
 __all__ = ["DynamicalSpatialGraphConv"]
@@ -45,11 +42,6 @@ class DynamicalSpatialGraphConv(nn.Module):
     (:func:`~posegcn.nn.knn.aggregate_neighbours`).  The neighbour selection carries no
     gradient; ``γ`` and ``Φ`` do.
 
-    ``γ``'s per-node halves and ``Φ`` are one matmul, ``X_t [Φ | w_a | w_b]`` (``fused=True``,
-    default; :func:`~posegcn.nn.knn.importance_columns`); ``fused=False`` runs the three
-    products separately (same values to float rounding; the reference of the tests and of
-    ``benchmarks/bench_dgnet.py``).
-
     Shapes:
         ``[..., N, C_in] → [..., N, C_out]``, e.g. ``[B, T, N, C_in] → [B, T, N, C_out]``
         with one graph per sample and frame.
@@ -69,7 +61,6 @@ class DynamicalSpatialGraphConv(nn.Module):
         fixed_neighbours: ``[N, K]`` joint indices used for every sample and frame instead
             of the KNN search (e.g. :func:`~posegcn.nn.knn.skeleton_neighbours`): Table VII's
             fixed graph connections, with the same weighting and aggregation.
-        fused: one matmul for ``Φ`` and ``γ`` (see above; :func:`~posegcn.nn.graph_conv.set_fused`).
     """
 
     def __init__(
@@ -81,7 +72,6 @@ class DynamicalSpatialGraphConv(nn.Module):
         include_self: bool = False,
         bias: bool = False,
         fixed_neighbours: torch.Tensor | None = None,
-        fused: bool = True,
     ) -> None:
         super().__init__()
         check_neighbour_options("DynamicalSpatialGraphConv", k, weighting, fixed_neighbours)
@@ -90,7 +80,6 @@ class DynamicalSpatialGraphConv(nn.Module):
         self.k = k
         self.weighting = weighting
         self.include_self = include_self
-        self.fused = fused
         self.register_buffer("fixed_neighbours", fixed_neighbours, persistent=False)
         self.phi = nn.Parameter(torch.empty(in_channels, out_channels))
         self.gamma = nn.Linear(2 * in_channels, 1) if weighting != "none" else None
@@ -130,22 +119,9 @@ class DynamicalSpatialGraphConv(nn.Module):
         return dense_affinity(idx, weights, x.shape[-2])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.fused:
-            idx, weights = self.graph(x)
-            # (B_t X_t) Φ = B_t (X_t Φ): transform once per joint, then aggregate K rows.
-            y = aggregate_neighbours(x @ self.phi, idx, weights)
-            return y if self.bias is None else y + self.bias
-        self._check(x)
-        idx = neighbour_indices(x, self.k, self.include_self, self.fixed_neighbours)
-        if self.gamma is None:
-            h, weights = x @ self.phi, edge_weights(None, x, x, idx, self.weighting)
-        else:
-            # X_t [Φ | w_a | w_b]: the transform and both halves of γ (Eq. 5) in one matmul.
-            weight = torch.cat([self.phi, importance_columns(self.gamma, self.in_channels)], dim=1)
-            h, s_center, s_neighbour = (x @ weight).split([self.out_channels, 1, 1], dim=-1)
-            scores = edge_scores(s_center.squeeze(-1), s_neighbour.squeeze(-1), idx, self.gamma.bias)
-            weights = neighbour_weights(scores, self.weighting)
-        y = aggregate_neighbours(h, idx, weights)
+        idx, weights = self.graph(x)
+        # (B_t X_t) Φ = B_t (X_t Φ): transform once per joint, then aggregate K rows.
+        y = aggregate_neighbours(x @ self.phi, idx, weights)
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posegcn.nn.fixed_graphs import neighbour_frames, shift_frames, temporal_transform
+from posegcn.nn.fixed_graphs import neighbour_frames, shift_frames, shifted_frames, temporal_transform
 from posegcn.nn.knn import (
+    accumulate_neighbours,
     aggregate_neighbours,
     check_neighbour_options,
     dense_affinity,
@@ -88,9 +89,12 @@ class DynamicalTemporalGraphConv(nn.Module):
     ``fused=True`` (default) computes the same quantities with less work: the KNN of the
     ``T − 1`` motions once for both directions (:func:`motion_frames`), ``U_x, U_f, U_b`` and
     the per-node halves of ``α``, ``β`` in one matmul, and only the scalar halves shifted in
-    time (a per-frame linear map commutes with the frame shift).  ``fused=False`` is the
-    literal form (same values to float rounding, same neighbours; the reference of the
-    tests and of ``benchmarks/bench_dgnet.py``).
+    time (a per-frame linear map commutes with the frame shift); without autograd the ``K``
+    neighbours are gathered straight from frame ``t ± 1`` of that matmul's output
+    (:func:`~posegcn.nn.knn.accumulate_neighbours`) instead of from shifted copies.
+    ``fused=False`` is the literal form (same neighbours for the same input, outputs and
+    gradients equal to float rounding; the reference of ``tests/test_dgnet_speedpaths.py``
+    and of ``benchmarks/bench_dgnet.py``).
 
     Shapes:
         ``[..., T, N, C_in] → [..., T, N, C_out]``, ``T ≥ 2``.
@@ -213,19 +217,35 @@ class DynamicalTemporalGraphConv(nn.Module):
         if self.alpha is not None:
             columns += [importance_columns(self.alpha, c_in), importance_columns(self.beta, c_in)]
         h = x @ torch.cat(columns, dim=1)  # one matmul: transforms and α/β halves of every node
-        y_x, y_f, y_b = h[..., : 3 * c_out].split(c_out, dim=-1)
+        # One split (its backward is one concatenation, not a zero-filled gradient per slice).
+        y_x, y_f, y_b, *scores = h.split([c_out, c_out, c_out, h.shape[-1] - 3 * c_out], dim=-1)
         if self.alpha is None:
             w_f = w_b = edge_weights(None, x, x, idx_f, self.weighting)
         else:
-            s = h[..., 3 * c_out :]  # [..., T, N, 4]: α_a, α_b, β_a, β_b
+            s = scores[0]  # [..., T, N, 4]: α_a, α_b, β_a, β_b
             # w_bᵀ x_{t±1} = (w_bᵀ x)_{t±1}: shift the scalars, not the features.
             s_f = shift_frames(s[..., 1:2], 1).squeeze(-1)
             s_b = shift_frames(s[..., 3:4], -1).squeeze(-1)
             w_f = neighbour_weights(edge_scores(s[..., 0], s_f, idx_f, self.alpha.bias), self.weighting)
             w_b = neighbour_weights(edge_scores(s[..., 2], s_b, idx_b, self.beta.bias), self.weighting)
-        y = y_x + aggregate_neighbours(shift_frames(y_f, 1), idx_f, w_f)
-        y = y + aggregate_neighbours(shift_frames(y_b, -1), idx_b, w_b)
+        if torch.is_grad_enabled():
+            y = y_x + aggregate_neighbours(shift_frames(y_f, 1), idx_f, w_f)
+            y = y + aggregate_neighbours(shift_frames(y_b, -1), idx_b, w_b)
+        else:  # gather the neighbours straight from frames t ± 1 of h: no shifted copies
+            y = y_x.clone(memory_format=torch.contiguous_format)  # y_x is a view of h
+            out, rows = y.view(-1, c_out), h.view(-1, h.shape[-1])
+            for columns, idx, w, offset in ((slice(c_out, 2 * c_out), idx_f, w_f, 1),
+                                            (slice(2 * c_out, 3 * c_out), idx_b, w_b, -1)):  # fmt: skip
+                accumulate_neighbours(out, rows[:, columns], self._rows(idx, offset), w.reshape(-1, self.k))
         return y if self.bias is None else y + self.bias
+
+    @staticmethod
+    def _rows(idx: torch.Tensor, offset: int) -> torch.Tensor:
+        """Row numbers, in the flattened ``[..., T, N]`` nodes, of neighbours ``idx [..., T, N, K]`` in frame ``t + offset``."""
+        *lead, t, n, k = idx.shape
+        windows = torch.arange(idx[..., 0, 0, 0].numel(), device=idx.device).view(*lead, 1)
+        first_row = (windows * t + shifted_frames(t, offset, idx.device)) * n  # [..., T]
+        return (idx + first_row[..., None, None]).reshape(-1, k)
 
     def _neighbours(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward and backward neighbour indices (Eq. 10) from one KNN of the ``T − 1`` motions."""

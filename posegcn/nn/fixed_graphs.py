@@ -19,6 +19,7 @@ __all__ = [
     "FixedSpatialGraphConv",
     "FixedTemporalGraphConv",
     "shift_frames",
+    "shifted_frames",
     "neighbour_frames",
     "temporal_transform",
     "temporal_conv",
@@ -26,6 +27,15 @@ __all__ = [
 
 #: Weight layouts of :class:`FixedSpatialGraphConv`: separate self/neighbour weights, or Eq. 2's one ``Θ``.
 FSG_WEIGHTS = ("decoupled", "shared")
+
+
+def shifted_frames(num_frames: int, offset: int, device: torch.device | None = None) -> torch.Tensor:
+    """Frame ``t + offset`` for every frame ``t``, clamped to the window (the edge rule of :func:`shift_frames`).
+
+    Shapes:
+        ``→ [T]`` int64.
+    """
+    return (torch.arange(num_frames, device=device) + offset).clamp(0, num_frames - 1)
 
 
 def shift_frames(x: torch.Tensor, offset: int) -> torch.Tensor:
@@ -40,8 +50,7 @@ def shift_frames(x: torch.Tensor, offset: int) -> torch.Tensor:
     """
     if x.dim() < 3:
         raise ValueError(f"shift_frames: expected x of shape [..., T, N, C], got {tuple(x.shape)}")
-    t = x.shape[-3]
-    frames = (torch.arange(t, device=x.device) + offset).clamp(0, t - 1)
+    frames = shifted_frames(x.shape[-3], offset, x.device)
     # index_select (backward: one index_add) rather than slices of a padded copy
     # (backward: a zero-filled full-size gradient per slice).
     return x.index_select(-3, frames)
