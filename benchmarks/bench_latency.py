@@ -12,7 +12,7 @@ inference form, repeated — and each figure is the median over the blocks, so t
 the machine's load hits both alike; the ratio is the robust number.  Both run under
 ``torch.inference_mode()``, as ``posegcn predict`` does.
 
-    python benchmarks/bench_latency.py [--threads 2] [--repeats 30] [--compile] [--json out.json]
+    python benchmarks/bench_latency.py [--threads 2] [--repeats 30] [--compile] [--dgnet] [--json out.json]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import torch
 
-from posegcn.models import ModulatedGCN, SemGCN, inference_form
+from posegcn.models import DGNet, ModulatedGCN, SemGCN, inference_form
 from posegcn.skeleton import skeleton_named
 
 #: name → network builder (untrained weights: the timing does not depend on their values).
@@ -37,6 +37,10 @@ NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "Modulated GCN (CPN)": lambda: ModulatedGCN(
         skeleton_named("h36m17"), hidden=384, dropout=0.2, non_local=True, modulation_init="xavier"
     ),
+}
+#: With ``--dgnet``: a DG-Net window (4 frames) predicts one test frame, so ms per window.
+DGNET: dict[str, Callable[[], torch.nn.Module]] = {
+    "DG-Net (KNN)": lambda: DGNet(skeleton_named("h36m17"), num_frames=4),
 }
 
 
@@ -86,7 +90,8 @@ def batch1_latency(
             forms["inference_form_compiled"] = torch.compile(fast, dynamic=False)
         per_network = {}
         for batch, rounds, inner in [(1, repeats, 20), (large_batch, max(3, repeats // 5), 1)]:
-            x = torch.randn(batch, net.num_joints, 2, generator=torch.Generator().manual_seed(1))
+            frames = (net.num_frames,) if isinstance(net, DGNet) else ()
+            x = torch.randn(batch, *frames, net.num_joints, 2, generator=torch.Generator().manual_seed(1))
             with torch.inference_mode():
                 ms = interleaved_ms({k: (lambda m=m, x=x: m(x)) for k, m in forms.items()}, rounds, inner)
             per_frame = {k: v / batch for k, v in ms.items()}
@@ -115,9 +120,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--large-batch", type=int, default=1024)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(inference form)")
+    parser.add_argument("--dgnet", action="store_true", help="also time DG-Net (ms per window; slow)")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
-    results = batch1_latency(args.threads, args.repeats, args.large_batch, args.compile)
+    networks = {**NETWORKS, **DGNET} if args.dgnet else NETWORKS
+    results = batch1_latency(args.threads, args.repeats, args.large_batch, args.compile, networks)
     print(format_table(results))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
