@@ -239,4 +239,5 @@ class InferenceResidual(nn.Module):
         self.gconv2 = gconv2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gconv2(self.gconv1(x)).add_(x)  # gconv2's output is a fresh tensor
+        # gconv2's output is a fresh tensor; like the chain, the stages run through forward (no hooks)
+        return self.gconv2.forward(self.gconv1.forward(x)).add_(x)
