@@ -68,6 +68,7 @@ from posegcn.lift.formats import (
     to_model_layout,
     valid_mask,
 )
+from posegcn.models import inference_form
 from posegcn.skeleton import Skeleton
 
 __all__ = ["read_keypoints", "load_module", "temporal_windows", "lift_keypoints", "write_poses", "main"]
@@ -163,7 +164,7 @@ def lift_keypoints(
     """
     codec = PoseCodec()
     x = torch.as_tensor(codec.encode_2d(np.asarray(keypoints_px, dtype=np.float32), width, height))
-    device = next(model.parameters()).device
+    device = model.device
     num_frames = int(getattr(model, "num_frames", 1))
     windows = temporal_windows(x.shape[0], num_frames) if num_frames > 1 else None
     out = []
@@ -299,6 +300,9 @@ def main(args: Sequence[str] | None = None) -> str:
         a.input, a.width, a.height, a.layout, a.format, a.track_id, a.video, a.min_confidence
     )  # fmt: skip
     model = load_module(a.ckpt, map_location=a.device)
+    # A video is lifted with the network's inference form (BatchNorm folded into the weights,
+    # affinities precomputed: the same poses, 3–5x less time per frame at batch 1).
+    model.net = inference_form(model.net)
     skeleton = model.skeleton
     used = layout_matrix(kp.layout, skeleton).any(axis=0)  # detector joints the model reads
     xy_in, filled_in = fill_missing(kp, a.min_confidence, used)
