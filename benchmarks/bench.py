@@ -443,6 +443,10 @@ def run(threads: int = 2, repeats: int = 7, quick: bool = False, compile: bool =
             results["knn_ratio"][f"{key}, training"] = (
                 knn[key]["train_samples_per_s"] / dyn["train_samples_per_s"]
             )
+    import bench_latency  # noqa: E402  (a sibling script)
+
+    results["latency"] = bench_latency.batch1_latency(threads, repeats=15 if quick else 30)
+    print("  measured batch-1 latency, training vs inference form", file=sys.stderr)
     results["end_to_end"] = end_to_end(cases if not quick else model_cases(), quick)
     import bench_gpu  # noqa: E402  (a sibling script: runs only when CUDA is visible)
 
@@ -502,6 +506,14 @@ def format_table(results: dict) -> str:
     lines.append(f"P-MPJPE: {results['p_mpjpe_poses_per_s']:,.0f} poses/s")
     for key, ratio in results.get("knn_ratio", {}).items():
         lines.append(f"DG-Net (KNN) vs {key}: {ratio:.2f}x time (paper 0.51/0.41 ms = 1.24x)")
+    if results.get("latency"):
+        import bench_latency  # noqa: E402
+
+        lines += [
+            "",
+            "batch-1 latency, eval-mode training form vs inference form (posegcn.models.inference_form):",
+        ]
+        lines += [bench_latency.format_table(results["latency"])]
     if results.get("gpu"):
         import bench_gpu  # noqa: E402
 
