@@ -98,12 +98,15 @@ def test_window_length_link_reaches_the_network(tmp_path):
         "--data.num_joints",
         "17",
     ]
-    cli = build_cli([*base, "--data.num_frames", "6", "--model.net.init_args.num_frames", "6",
-                     "--model.net.init_args.hidden", "8", "--model.net.init_args.num_blocks", "1"], run=False)  # fmt: skip
+    small = ["--model.net.init_args.hidden", "8", "--model.net.init_args.num_blocks", "1"]
+    # the network follows the data's window length (the module passes it)
+    cli = build_cli([*base, "--data.num_frames", "6", *small], run=False)
     assert cli.model.num_frames == cli.model.net.num_frames == cli.datamodule.num_frames == 6
-    # a window length given to the data only is refused, naming the network's key
-    with pytest.raises(ValueError, match="net.init_args.num_frames"):
-        build_cli([*base, "--data.num_frames", "6"], run=False)
+    # a network configured for another window is refused, naming both keys
+    with pytest.raises(ValueError, match="data.num_frames.*net.init_args.num_frames"):
+        build_cli(
+            [*base, "--data.num_frames", "6", "--model.net.init_args.num_frames", "5", *small], run=False
+        )
 
 
 def test_other_17_joint_layout_keeps_its_own_graph(tmp_path):

@@ -34,8 +34,6 @@ def test_dgnet_configs_build_with_linked_window(tmp_path, no_knn):
             *_args(tmp_path),
             "--data.num_frames",
             "5",
-            "--model.net.init_args.num_frames",
-            "5",
             "--model.net.init_args.no_knn",
             str(no_knn).lower(),
         ],

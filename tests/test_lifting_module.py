@@ -90,3 +90,22 @@ def test_staircase_applied_by_the_trainer(interval, every, epochs, factor, tmp_p
     trainer.fit(module, DataLoader(_Poses(8), batch_size=2))
     assert trainer.global_step == 4 * epochs
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * factor)
+
+
+@pytest.mark.parametrize(
+    "factory", [DGNet, partial(DGNet, hidden=8, num_blocks=1), partial(DGNet, num_frames=None)]
+)
+def test_a_temporal_network_is_built_for_the_datas_window(factory):
+    module = PoseLiftingModule(net=factory, loss=MultiLevelLoss, skeleton="h36m17", num_frames=3)
+    assert module.net.num_frames == module.num_frames == 3
+
+
+def test_a_network_configured_for_another_window_is_refused():
+    from posegcn.errors import PoseGCNInputError
+
+    with pytest.raises(PoseGCNInputError, match="num_frames=3 but DGNet is configured for num_frames=5"):
+        PoseLiftingModule(
+            net=partial(DGNet, num_frames=5), loss=MultiLevelLoss, skeleton="h36m17", num_frames=3
+        )
+    with pytest.raises(PoseGCNInputError, match="SemGCN is configured for num_frames=1"):
+        PoseLiftingModule(net=SemGCN, loss=WeightedLoss, skeleton="h36m16", num_frames=3)

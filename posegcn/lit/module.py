@@ -16,6 +16,8 @@ camera-frame root-relative metres, and per-sample ``action``, ``subject``,
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 import os
@@ -56,6 +58,59 @@ VALIDATION_KEYS = (
 INJECTED = ("net", "loss", "optimizer", "lr_scheduler")
 #: Image width assumed when a batch carries no ``image_width`` (all Human3.6M cameras).
 DEFAULT_IMAGE_WIDTH = 1000.0
+
+
+def build_network(net: Callable[..., nn.Module], skeleton: Skeleton, num_frames: int) -> nn.Module:
+    """``net(skeleton)``; a temporal network (one with a ``num_frames`` argument) also gets the data's window.
+
+    The window length is the data's (``--data.num_frames``, linked to the module): a network left
+    at ``num_frames: null`` is built for it; one configured with another value is refused in one
+    line naming both options.
+    """
+    network_class = _factory_class(net)
+    given = _configured_frames(net, network_class)
+    if given is _NOT_TEMPORAL:
+        built = net(skeleton)
+        given = getattr(built, "num_frames", 1)
+    elif given is None or given == num_frames:
+        built = net(skeleton, num_frames=num_frames)
+        given = num_frames
+    if given != num_frames:
+        name = network_class.__name__ if network_class is not None else "the network"
+        raise PoseGCNInputError(
+            f"the data gives windows of num_frames={num_frames} but {name} is configured for "
+            f"num_frames={given}; set both to the same value (--data.num_frames, and "
+            f"--model.net.init_args.num_frames, or leave that one null to follow the data)"
+        )
+    return built
+
+
+_NOT_TEMPORAL = object()
+
+
+def _factory_class(net: Callable[..., nn.Module]) -> type | None:
+    """The network class behind a factory: the class itself, a ``functools.partial`` of it (Python),
+    or the ``partial`` of its instantiator that a config's ``class_path``/``init_args`` becomes."""
+    target = net
+    while isinstance(target, functools.partial):
+        classes = [a for a in target.args if inspect.isclass(a)]
+        target = classes[0] if classes else target.func
+    return target if inspect.isclass(target) else None
+
+
+def _configured_frames(net: Callable[..., nn.Module], network_class: type | None) -> object:
+    """The ``num_frames`` a factory was configured with (``None``: follow the data), or
+    :data:`_NOT_TEMPORAL` when the network takes no such argument."""
+    keywords = getattr(net, "keywords", None) or {}
+    if "num_frames" in keywords:
+        return keywords["num_frames"]
+    try:
+        parameter = inspect.signature(network_class or net).parameters.get("num_frames")
+    except (TypeError, ValueError):
+        return _NOT_TEMPORAL
+    if parameter is None:
+        return _NOT_TEMPORAL
+    return None if parameter.default is inspect.Parameter.empty else parameter.default
 
 
 def noise_key(sigma: float) -> str:
@@ -192,15 +247,8 @@ class PoseLiftingModule(pl.LightningModule):
         self.skeleton: Skeleton = skeleton_named(skeleton)
         self.num_frames = num_frames
         self.window_center = (num_frames - 1) // 2
-        self.net = net(self.skeleton)
+        self.net = build_network(net, self.skeleton, num_frames)
         self.criterion = loss(self.skeleton)
-        built_for = getattr(self.net, "num_frames", 1)
-        if built_for != num_frames:
-            raise PoseGCNInputError(
-                f"the data gives windows of num_frames={num_frames} but the network {type(self.net).__name__} "
-                f"was built for num_frames={built_for}; set both to the same value "
-                f"(--data.num_frames / --model.net.init_args.num_frames)"
-            )
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.test_flip = test_flip

@@ -66,6 +66,8 @@ SPATIAL_KINDS = ("fsg", "dsg")
 TEMPORAL_KINDS = ("ftg", "dtg")
 BLOCK_HEADS = ("module", "projection")
 CONNECTIONS = ("dynamical", "fixed")
+#: Frames per window of the paper's DG-Net (§IV-A, Table IX).
+PAPER_NUM_FRAMES = 4
 
 
 class DGNetOutput(NamedTuple):
@@ -271,7 +273,9 @@ class DGNet(nn.Module):
 
     Args:
         skeleton: joint layout; its fixed affinity is FSG's ``A``.
-        num_frames: ``T``, frames per window (paper: 4; Table IX).  Inputs must have it.
+        num_frames: ``T``, frames per window (paper: 4; Table IX).  Inputs must have it.  ``None``
+            (the configs): the data's window length, which :class:`~posegcn.lit.PoseLiftingModule`
+            passes (``--data.num_frames``); built directly, the paper's 4.
         hidden: ``C``, feature channels (paper: 128).
         num_blocks: DG-Conv blocks (paper: 5; Table IX).
         k_spatial: ``K`` of DSG (paper: 3; Table VI).
@@ -308,7 +312,7 @@ class DGNet(nn.Module):
     def __init__(
         self,
         skeleton: Skeleton,
-        num_frames: int = 4,
+        num_frames: int | None = None,
         hidden: int = 128,
         num_blocks: int = 5,
         k_spatial: int = 3,
@@ -328,6 +332,7 @@ class DGNet(nn.Module):
     ) -> None:
         super().__init__()
         check_weighting(weighting)
+        num_frames = PAPER_NUM_FRAMES if num_frames is None else num_frames
         if num_frames < 1 or hidden < 1 or num_blocks < 1:
             raise ValueError(
                 f"DGNet: num_frames, hidden and num_blocks must be >= 1, got {num_frames}, {hidden}, {num_blocks}"
