@@ -24,7 +24,6 @@ machine: on 2 cores a second busy process halves every number.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -535,10 +534,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     results = run(args.threads, args.repeats, args.quick, args.compile)
     print(format_table(results))
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
+    import bench_fit  # noqa: E402
+
+    bench_fit.write_json(args.json, results)
     return results
 
 

@@ -15,8 +15,8 @@ Run: ``.venv/bin/python benchmarks/bench_dgnet.py [--threads 2] [--repeats 7]``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import os
+import sys
 from collections.abc import Callable
 
 import torch
@@ -26,6 +26,9 @@ from posegcn.models import DGNet
 from posegcn.nn.dynamical_temporal_graph import DynamicalTemporalGraphConv
 from posegcn.nn.fixed_graphs import FixedTemporalGraphConv
 from posegcn.skeleton import H36M_17
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_latency import interleaved_ms  # noqa: E402
 
 VARIANTS = ("literal", "fused")
 
@@ -38,17 +41,8 @@ def set_dgnet_fused(net: torch.nn.Module, fused: bool) -> None:
 
 
 def _interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds of every function, timed in alternating rounds."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    """Median seconds of every function, timed in alternating rounds (:func:`bench_latency.interleaved_ms`)."""
+    return {name: ms / 1e3 for name, ms in interleaved_ms(fns, repeats, inner=1, warmup=warmup).items()}
 
 
 def dgnet_eval_and_train(

@@ -22,7 +22,7 @@ import time
 
 import lightning.pytorch as pl
 
-__all__ = ["LoopTimer", "fit_throughput", "FIT_CASES"]
+__all__ = ["LoopTimer", "fit_throughput", "write_json", "FIT_CASES"]
 
 #: Rows of the end-to-end table: (name, model config, batch size, extra arguments).
 FIT_CASES = (
@@ -91,6 +91,14 @@ def fit_throughput(
         with open(out) as fh:
             timed = json.load(fh)
     return {**timed, "samples_per_s": timed["samples"] / timed["seconds"]}
+
+
+def write_json(path: str | None, results: dict) -> None:
+    """Write a benchmark's results to ``path`` (its folder created), when a path is given."""
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as fh:
+            json.dump(results, fh, indent=2)
 
 
 def main(argv: list[str] | None = None) -> None:

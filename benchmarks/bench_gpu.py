@@ -14,7 +14,6 @@ with ``flip_augment: duplicate``) — validation passes not included.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ import torch
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_fit import fit_throughput  # noqa: E402
+from bench_fit import fit_throughput, write_json  # noqa: E402
 
 __all__ = ["RECIPES", "recipe", "gpu_section", "format_gpu"]
 
@@ -113,10 +112,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         print("no CUDA device visible: GPU section skipped")
         return None
     print(format_gpu(section))
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump(section, fh, indent=2)
+    write_json(args.json, section)
     return section
 
 
