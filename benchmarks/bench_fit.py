@@ -32,29 +32,54 @@ FIT_CASES = (
 )
 
 
-class LoopTimer(pl.Callback):
-    """Wall time and samples of training steps ``warmup + 1 … warmup + steps``, written to ``path`` as JSON."""
+#: A step-only call (``bench.training_step``) that :class:`LoopTimer` interleaves with the loop; set
+#: by the caller of :func:`fit_throughput` (a benchmark, not a config: the callback is built by the CLI).
+PROBE: dict = {"step": None, "calls": 0}
 
-    def __init__(self, path: str, warmup: int = 50) -> None:
+
+class LoopTimer(pl.Callback):
+    """Wall time and samples of the training steps after ``warmup``, in chunks of ``chunk`` steps.
+
+    After every chunk the step alone (:data:`PROBE`, if set) runs ``PROBE["calls"]`` times, timed
+    apart: loop and step are measured in alternation, minute by minute, so that a machine whose
+    speed drifts (±25 % on a shared 2-core VM) slows both alike.  Written to ``path`` as JSON.
+    """
+
+    def __init__(self, path: str, warmup: int = 50, chunk: int = 50) -> None:
         self.path = path
         self.warmup = warmup
-        self.start: float | None = None
-        self.samples = 0
-        self.steps = 0
+        self.chunk = chunk
+        self.chunk_start: float | None = None
+        self.totals = {"samples": 0, "steps": 0, "seconds": 0.0, "probe_samples": 0, "probe_seconds": 0.0}
+        self._pending = 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         now = time.perf_counter()
-        if self.start is not None:
-            self.samples += int(batch["pose_2d"].shape[0])
-            self.steps += 1
-            self.elapsed = now - self.start
-        elif trainer.global_step >= self.warmup:
-            self.start = now
+        if self.chunk_start is None:
+            if trainer.global_step >= self.warmup:
+                self.chunk_start = now
+            return
+        self._pending += 1
+        if self._pending < self.chunk:
+            return
+        batch_size = int(batch["pose_2d"].shape[0])
+        t = self.totals
+        t["seconds"] += now - self.chunk_start
+        t["steps"] += self._pending
+        t["samples"] += self._pending * batch_size
+        self._pending = 0
+        if PROBE["step"] is not None and PROBE["calls"]:
+            start = time.perf_counter()
+            for _ in range(PROBE["calls"]):
+                PROBE["step"]()
+            t["probe_seconds"] += time.perf_counter() - start
+            t["probe_samples"] += PROBE["calls"] * batch_size
+        self.chunk_start = time.perf_counter()
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if self.steps:
+        if self.totals["steps"]:
             with open(self.path, "w") as fh:
-                json.dump({"samples": self.samples, "steps": self.steps, "seconds": self.elapsed}, fh)
+                json.dump(self.totals, fh)
 
 
 def fit_throughput(
@@ -62,6 +87,7 @@ def fit_throughput(
     batch_size: int,
     steps: int = 600,
     warmup: int = 50,
+    chunk: int = 50,
     data_root: str = "data/synthetic_h36m",
     frames_per_take: int = 2500,
     extra: tuple[str, ...] = (),
@@ -69,9 +95,14 @@ def fit_throughput(
     """Samples/s of ``posegcn fit --config CONFIG`` on Human3.6M-sized synthetic data (see module doc)."""
     from posegcn.cli import main
 
+    chunk = min(chunk, steps)
+
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "loop.json")
-        timer = {"class_path": "bench_fit.LoopTimer", "init_args": {"path": out, "warmup": warmup}}
+        timer = {
+            "class_path": "bench_fit.LoopTimer",
+            "init_args": {"path": out, "warmup": warmup, "chunk": chunk},
+        }
         args = [
             "fit",
             "--config", config,
@@ -90,7 +121,10 @@ def fit_throughput(
         main(args)
         with open(out) as fh:
             timed = json.load(fh)
-    return {**timed, "samples_per_s": timed["samples"] / timed["seconds"]}
+    out = {**timed, "samples_per_s": timed["samples"] / timed["seconds"]}
+    if timed["probe_seconds"]:
+        out["step_samples_per_s"] = timed["probe_samples"] / timed["probe_seconds"]
+    return out
 
 
 def write_json(path: str | None, results: dict) -> None:
