@@ -39,7 +39,8 @@ demo: $(STAMP)
 		--trainer.default_root_dir $(DEMO_DIR) --ckpt_path $(DEMO_DIR)/checkpoints/best.ckpt
 
 # One table of training/inference/data/metric speed (JSON in outputs/bench/); run on an otherwise idle
-# machine (≈3.5 min on 2 cores).  `python benchmarks/bench.py --quick` times Modulated GCN only.
+# machine (≈6 min on 2 cores, +1 min once to generate data/synthetic_h36m); sections: `posegcn fit` end to
+# end, training step, batch-1 latency, GPU (only with CUDA).  `python benchmarks/bench.py --quick`: Modulated GCN only.
 bench: $(STAMP)
 	mkdir -p outputs/bench
 	$(BIN)/python benchmarks/bench.py --json outputs/bench/bench.json

@@ -3,6 +3,8 @@
 One table (and a JSON file) with, on the current machine and thread count:
 
 * the measured fp32 matmul peak (GFLOP/s) — the physical reference;
+* end to end: the real ``posegcn fit`` loop per paper config on Human3.6M-sized synthetic data,
+  alternating with the step alone (:func:`end_to_end`, ``bench_fit.py``);
 * per model (SemGCN, SemGCN + non-local, Modulated GCN GT / CPN settings, DG-Net and its two
   "without KNN" variants): parameters, FLOPs per sample of one training step (forward +
   backward, *counted* by :class:`torch.utils.flop_counter.FlopCounterMode`: matmuls,
@@ -13,7 +15,9 @@ One table (and a JSON file) with, on the current machine and thread count:
   and the per-tensor Adam loop, i.e. the code before the fused layer and fused optimiser;
 * the data path: one epoch of batches over a Human3.6M-sized training set (1.56M poses)
   through the real ``DataLoader``, with no model, and its share of a training epoch;
-* metrics: P-MPJPE poses/s (see ``bench_metrics.py``).
+* metrics: P-MPJPE poses/s (see ``bench_metrics.py``);
+* batch-1 latency of the inference form against the eval-mode network (``bench_latency.py``);
+* with CUDA visible, the GPU section (``bench_gpu.py``).
 
 Every time is the median of several repetitions after warm-up.  Run it on an otherwise idle
 machine: on 2 cores a second busy process halves every number.
