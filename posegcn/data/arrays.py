@@ -249,8 +249,11 @@ def first_bad_frame(x: np.ndarray) -> int | None:
     return int(bad[0]) if bad.size else None
 
 
-def load_npz_key(path: Path, key: str, docs: str, required: bool = True) -> object:
-    """One pickled dict stored under ``key`` of an ``.npz`` file (``None`` if optional and absent)."""
+def load_npz_key(path: Path, key: str, docs: str, required: bool = True, expected: str = "") -> object:
+    """One pickled dict stored under ``key`` of an ``.npz`` file (``None`` if optional and absent).
+
+    ``expected`` describes the dict's layout in the error for a key that holds something else.
+    """
     try:
         npz = np.load(path, allow_pickle=True)
     except Exception as err:  # np.load raises many types (BadZipFile, UnpicklingError, OSError, ...)
@@ -269,7 +272,7 @@ def load_npz_key(path: Path, key: str, docs: str, required: bool = True) -> obje
         value = npz[key]
     if value.dtype != object or value.shape != ():
         raise PoseGCNInputError(
-            f"{path}: key {key!r} must hold a pickled dict (0-d object array), "
+            f"{path}: key {key!r} must hold a pickled dict{expected} (0-d object array), "
             f"got an array of dtype {value.dtype} and shape {value.shape}"
         )
     obj = value.item()

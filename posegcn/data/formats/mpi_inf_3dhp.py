@@ -43,7 +43,7 @@ from typing import Literal
 
 import numpy as np
 
-from posegcn.data.arrays import PoseArrays, PoseFiles, View, first_bad_frame
+from posegcn.data.arrays import PoseArrays, PoseFiles, View, first_bad_frame, load_npz_key
 from posegcn.data.units import check_bone_lengths, check_pixels
 from posegcn.errors import InputFileNotFoundError, InputKeyError, PoseGCNInputError
 from posegcn.skeleton import H36M_17_TO_16, MPI_INF_3DHP_17, MPI_INF_3DHP_TO_H36M_17, Skeleton, h36m_skeleton
@@ -116,26 +116,7 @@ class MPIINF3DHPTestFile(PoseFiles):
                 f"MPI-INF-3DHP test file {file!r} missing in {where}; .npz files present: {present or 'none'}. "
                 f"Point --data.root at the folder holding it (--data.file for another name); {_DOCS}"
             )
-        try:
-            npz = np.load(path, allow_pickle=True)
-        except Exception as err:  # BadZipFile, UnpicklingError, OSError, ...
-            raise PoseGCNInputError(
-                f"{path} is not a valid .npz file ({type(err).__name__}: {err}); {_DOCS}"
-            ) from err
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise PoseGCNInputError(
-                f"{path} is not a valid .npz file (np.load returned {type(npz).__name__}); {_DOCS}"
-            )
-        with npz:
-            if "data" not in npz.files:
-                raise InputKeyError(f"{path} has no key 'data' (keys: {npz.files}); {_DOCS}")
-            value = npz["data"]
-        data = value.item() if value.dtype == object and value.shape == () else None
-        if not isinstance(data, dict):
-            raise PoseGCNInputError(
-                f"{path}: key 'data' must hold a pickled dict {{'TS1': {{'data_2d', 'data_3d', 'valid'}}, ...}}, "
-                f"got an array of dtype {value.dtype} and shape {value.shape}"
-            )
+        data = load_npz_key(path, "data", _DOCS, expected=" {'TS1': {'data_2d', 'data_3d', 'valid'}, ...}")
         if groups not in ("scene", "sequence"):
             raise PoseGCNInputError(f"groups must be 'scene' or 'sequence', got {groups!r}")
         return cls(path, data, check_units, num_joints, groups)
